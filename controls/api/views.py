@@ -1,0 +1,73 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
+
+from controls import selectors, services
+from controls.api.serializers import ControlSerializer, CriterionSerializer
+from controls.filtersets import ControlFilterSet, CriterionFilterSet
+from controls.models import Control
+
+
+def _as_drf_error(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+
+
+class CriterionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                       viewsets.GenericViewSet):
+    """The 61 Trust Services Criteria with their three owners. Security may change owners
+    (PATCH with team slugs or null); everything else about a criterion comes from the catalog."""
+
+    serializer_class = CriterionSerializer
+    lookup_field = "code"
+    lookup_value_regex = r"[^/]+"
+    filterset_class = CriterionFilterSet
+    ordering_fields = ["sort_order", "code"]
+    permission_actions = {"update": "change_owners", "partial_update": "change_owners"}
+
+    def get_queryset(self):
+        return selectors.criteria_for_matrix(user=self.request.user)
+
+    def perform_update(self, serializer):
+        owners = {k: v for k, v in serializer.validated_data.items() if k in ("business_owner", "control_owner",
+                                                                              "evidence_owner")}
+        services.criterion_set_owners(criterion=serializer.instance, actor=self.request.user, owners=owners)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+
+class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """The organisation's controls. Security creates and edits them (a delegated person may edit
+    the control they were granted); only Security changes owners."""
+
+    serializer_class = ControlSerializer
+    lookup_field = "ref"
+    filterset_class = ControlFilterSet
+    ordering_fields = ["ref", "name", "status", "frequency"]
+
+    def get_queryset(self):
+        return selectors.controls_for_list(user=self.request.user).prefetch_related("crosswalk")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        try:
+            control = services.control_create(
+                actor=self.request.user, criteria=data.pop("criteria"), crosswalk=data.pop("crosswalk", []), **data
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf_error(exc) from exc
+        serializer.instance = self.get_queryset().get(pk=control.pk)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("ref", None)
+        try:
+            control = services.control_update(
+                control=serializer.instance,
+                actor=self.request.user,
+                criteria=data.pop("criteria", None),
+                crosswalk=data.pop("crosswalk", None),
+                **data,
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf_error(exc) from exc
+        serializer.instance = self.get_queryset().get(pk=control.pk)

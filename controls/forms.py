@@ -1,0 +1,44 @@
+from django import forms
+
+from controls.models import OWNER_ROLES, Control, CrosswalkReference, Criterion
+from soc2hub.models import Team
+
+
+class OwnerChangeForm(forms.Form):
+    """One owner of one criterion or control, as changed inline in the matrix."""
+
+    role = forms.ChoiceField(choices=[(r, r.replace("_", " ")) for r in OWNER_ROLES])
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, empty_label="Unassigned",
+        error_messages={"invalid_choice": "Choose an existing team, or Unassigned."},
+    )
+
+
+class ControlForm(forms.ModelForm):
+    criteria = forms.ModelMultipleChoiceField(
+        queryset=Criterion.objects.all(), required=True, widget=forms.SelectMultiple(attrs={"size": 10}),
+        help_text="Hold Ctrl (or Cmd) to choose several.",
+    )
+    crosswalk = forms.ModelMultipleChoiceField(
+        queryset=CrosswalkReference.objects.all(), required=False, widget=forms.SelectMultiple(attrs={"size": 6}),
+        label="Crosswalk references",
+    )
+
+    class Meta:
+        model = Control
+        fields = [
+            "ref", "name", "description", "criteria", "business_owner", "control_owner", "evidence_owner",
+            "frequency", "automation", "status", "crosswalk", "evidence_standard",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "evidence_standard": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, can_change_owners: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_change_owners:
+            for role in OWNER_ROLES:
+                self.fields[role].disabled = True
+        if self.instance.pk:
+            self.fields["ref"].disabled = True

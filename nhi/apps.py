@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NhiConfig(AppConfig):
+    name = "nhi"
+    verbose_name = "Non-human identities"

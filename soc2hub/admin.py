@@ -1,0 +1,79 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.forms.models import model_to_dict
+from guardian.admin import GuardedModelAdmin
+
+from soc2hub.models import ActivityLog, Membership, Team, User
+from soc2hub.services import activity_record
+
+
+def _jsonable(obj) -> dict:
+    data = model_to_dict(obj)
+    return {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in data.items()}
+
+
+class ActivityLoggedAdmin(admin.ModelAdmin):
+    """Admin edits land in the activity log like every other change (the admin already
+    wraps each save in a transaction)."""
+
+    def save_model(self, request, obj, form, change):
+        before = _jsonable(type(obj).objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        after = _jsonable(obj)
+        if before != after:
+            changed = {k for k in after if before is None or after[k] != before.get(k)}
+            activity_record(
+                actor=request.user,
+                verb=f"admin.{'changed' if change else 'created'}",
+                obj=obj,
+                before={k: before[k] for k in changed} if before else None,
+                after={k: after[k] for k in changed},
+            )
+
+    def delete_model(self, request, obj):
+        activity_record(actor=request.user, verb="admin.deleted", obj=obj, before=_jsonable(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(ActivityLoggedAdmin, GuardedModelAdmin):
+    list_display = ["name", "slug", "function", "lead"]
+    list_filter = ["function"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(User)
+class UserAdmin(ActivityLoggedAdmin, BaseUserAdmin):
+    list_display = ["username", "first_name", "last_name", "email", "is_active", "is_staff"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # people leave: deactivate them, the log keeps pointing at them
+
+
+@admin.register(ActivityLog)
+class ActivityLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "verb", "object_repr"]
+    list_filter = ["verb", "content_type"]
+    search_fields = ["object_repr", "verb", "actor__username"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

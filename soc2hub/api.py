@@ -1,0 +1,57 @@
+"""The REST API's router, and the organisation endpoints (teams, activity log)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import routers, serializers, viewsets
+
+from controls.api.serializers import TeamSerializer
+from controls.api.views import ControlViewSet, CriterionViewSet
+from soc2hub import permissions
+from soc2hub.models import ActivityLog, Team
+
+
+class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TeamSerializer
+    lookup_field = "slug"
+    filterset_fields = ["function"]
+    ordering_fields = ["name"]
+
+    def get_queryset(self):
+        return permissions.restrict(Team.objects.select_related("lead"), self.request.user)
+
+
+class ActivityLogSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    object_type = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ActivityLog
+        fields = ["id", "created_at", "actor", "verb", "object_type", "object_id", "object_repr", "before", "after",
+                  "message"]
+
+    def get_object_type(self, obj) -> str | None:
+        return obj.content_type.model if obj.content_type_id else None
+
+
+class ActivityLogViewSet(viewsets.ReadOnlyModelViewSet):
+    """The append-only activity log (Security and Leadership). There is no write method."""
+
+    serializer_class = ActivityLogSerializer
+    filterset_fields = ["verb", "object_id"]
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        return permissions.restrict(ActivityLog.objects.select_related("actor", "content_type"), self.request.user)
+
+
+router = routers.DefaultRouter()
+router.register("teams", TeamViewSet, basename="team")
+router.register("criteria", CriterionViewSet, basename="criterion")
+router.register("controls", ControlViewSet, basename="control")
+router.register("activity", ActivityLogViewSet, basename="activity")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from soc2hub.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo organisation (teams, people, owners, controls). Idempotent: never changes what exists."
+
+    def handle(self, *args, **options):
+        try:
+            result = seed_demo()
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
+        if result.created:
+            self.stdout.write(self.style.SUCCESS(f"Demo organisation: created {len(result.created)} objects."))
+        else:
+            self.stdout.write("Demo organisation already in place; nothing changed.")
+        self.stdout.write("")
+        self.stdout.write("Demo logins (password for all: %s)" % settings.DEMO_PASSWORD)
+        for user in result.users:
+            roles = ", ".join(sorted(user.group_names())) or "team member"
+            teams = ", ".join(t.name for t in user.teams.all()) or "—"
+            self.stdout.write(f"  {user.username:<12} {roles:<12} teams: {teams}")

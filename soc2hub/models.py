@@ -1,0 +1,147 @@
+"""The organisation every app shares: people, teams, role groups and the activity log."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+
+class Role(models.TextChoices):
+    """Role groups. Team members act as owners; these groups add programme-wide roles."""
+
+    SECURITY = "Security"
+    LEADERSHIP = "Leadership"
+    AUDITORS = "Auditors"
+
+
+class User(AbstractUser):
+    """A person. People are deactivated when they leave, never deleted: the log points at them."""
+
+    def __str__(self):
+        return self.get_full_name() or self.username
+
+    def group_names(self) -> set[str]:
+        if not hasattr(self, "_group_names"):
+            self._group_names = set(self.groups.values_list("name", flat=True))
+        return self._group_names
+
+    @property
+    def is_security(self) -> bool:
+        return self.is_active and (self.is_superuser or Role.SECURITY in self.group_names())
+
+    @property
+    def is_leadership(self) -> bool:
+        return self.is_active and Role.LEADERSHIP in self.group_names()
+
+    @property
+    def is_auditor(self) -> bool:
+        return self.is_active and Role.AUDITORS in self.group_names()
+
+    def team_ids(self) -> set[int]:
+        if not hasattr(self, "_team_ids"):
+            self._team_ids = set(self.memberships.values_list("team_id", flat=True))
+        return self._team_ids
+
+
+class TeamFunction(models.TextChoices):
+    SECURITY = "security", "Security"
+    LEGAL = "legal", "Legal"
+    HR = "hr", "HR"
+    ENGINEERING = "engineering", "Engineering"
+    FINANCE = "finance", "Finance"
+    PROCUREMENT = "procurement", "Procurement"
+    LEADERSHIP = "leadership", "Leadership"
+    IT = "it", "IT"
+    OTHER = "other", "Other"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    function = models.CharField(max_length=20, choices=TeamFunction.choices, default=TeamFunction.OTHER)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="teams_led"
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    email = models.EmailField(blank=True, help_text="Shared mailbox; members are e-mailed when empty.")
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("manage_team", "Can manage the team's members")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("team_detail", args=[self.slug])
+
+    @property
+    def is_security(self) -> bool:
+        return self.function == TeamFunction.SECURITY
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
+
+    def __str__(self):
+        return f"{self.user} in {self.team}"
+
+
+class AppendOnlyError(ValidationError):
+    pass
+
+
+class ActivityLogQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("The activity log is append-only.")
+
+    def delete(self):
+        raise AppendOnlyError("The activity log is append-only.")
+
+    def for_object(self, obj):
+        return self.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
+
+
+class ActivityLog(models.Model):
+    """Who did what to which object, and when. Written in the same transaction as the change.
+
+    Rows are never changed or removed: the model refuses it, the admin offers no way to,
+    and a database trigger (see migration 0002) rejects UPDATE (and DELETE on PostgreSQL).
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verb = models.CharField(max_length=80, db_index=True)
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ActivityLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "-created_at"])]
+
+    def __str__(self):
+        who = self.actor or "system"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {who} {self.verb} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("The activity log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("The activity log is append-only.")
