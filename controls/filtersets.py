@@ -1,6 +1,8 @@
 """Filters shared by the pages and the API."""
 
 import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from django.db.models import Q
 
 from controls.models import OWNER_ROLES, Automation, Category, Control, ControlStatus, Criterion, Frequency
@@ -15,6 +17,7 @@ class OwnershipFilterMixin(django_filters.FilterSet):
     )
     flag = django_filters.ChoiceFilter(choices=FLAG_CHOICES, method="filter_flag", label="Flag")
 
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_team(self, queryset, name, team):
         q = Q()
         for role in OWNER_ROLES:

@@ -41,13 +41,13 @@ def _set_owners(*, obj, actor, owners: dict[str, Team | None]) -> bool:
 @transaction.atomic
 def criterion_set_owners(*, criterion: Criterion, actor, owners: dict[str, Team | None]) -> bool:
     """Assign one or more of a criterion's owners. Returns whether anything changed."""
-    criterion = Criterion.objects.select_for_update().select_related(*OWNER_ROLES).get(pk=criterion.pk)
+    criterion = Criterion.objects.select_for_update(of=("self",)).select_related(*OWNER_ROLES).get(pk=criterion.pk)
     return _set_owners(obj=criterion, actor=actor, owners=owners)
 
 
 @transaction.atomic
 def control_set_owners(*, control: Control, actor, owners: dict[str, Team | None]) -> bool:
-    control = Control.objects.select_for_update().select_related(*OWNER_ROLES).get(pk=control.pk)
+    control = Control.objects.select_for_update(of=("self",)).select_related(*OWNER_ROLES).get(pk=control.pk)
     return _set_owners(obj=control, actor=actor, owners=owners)
 
 

@@ -6,6 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from controls import selectors, services
+from evidence import selectors as evidence_selectors
+from evidence.models import EvidenceTemplate
 from controls.filtersets import ControlFilterSet, CriterionFilterSet
 from controls.forms import ControlForm, OwnerChangeForm
 from controls.models import OWNER_ROLE_LABELS, Control, Criterion
@@ -111,6 +113,8 @@ def control_detail(request, ref):
             "control": control,
             "history": selectors.history_for(control),
             "can_edit": permissions.can(request.user, permissions.CHANGE, control),
+            "evidence_templates": evidence_selectors.templates_for_list(user=request.user).filter(control=control),
+            "can_add_template": permissions.can(request.user, permissions.ADD, EvidenceTemplate),
         },
     )
 

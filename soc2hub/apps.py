@@ -1,6 +1,27 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+DAILY_TASK_NAME = "soc2hub: daily jobs"
+
+
+def ensure_daily_schedule(sender, **kwargs):
+    """Create the beat entry for the daily jobs once; later changes (the hour) are made in the
+    admin and never overwritten here."""
+    from django.conf import settings
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    if PeriodicTask.objects.filter(name=DAILY_TASK_NAME).exists():
+        return
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        minute="0", hour=str(settings.DAILY_JOBS_HOUR), day_of_week="*", day_of_month="*", month_of_year="*",
+        timezone=settings.TIME_ZONE,
+    )
+    PeriodicTask.objects.create(name=DAILY_TASK_NAME, task="soc2hub.tasks.run_daily_jobs", crontab=schedule)
 
 
 class Soc2hubConfig(AppConfig):
     name = "soc2hub"
     verbose_name = "Organisation"
+
+    def ready(self):
+        post_migrate.connect(ensure_daily_schedule, sender=self)

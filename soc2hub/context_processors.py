@@ -1,7 +1,14 @@
+from soc2hub.models import Notification
+
+
 def roles(request):
     user = getattr(request, "user", None)
     signed_in = bool(user and user.is_authenticated)
+    unread = 0
+    if signed_in:
+        unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
     return {
+        "unread_notifications": unread,
         "user_is_security": signed_in and user.is_security,
         "user_is_leadership": signed_in and user.is_leadership,
         "user_is_auditor": signed_in and user.is_auditor,

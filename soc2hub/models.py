@@ -145,3 +145,22 @@ class ActivityLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("The activity log is append-only.")
+
+
+class Notification(models.Model):
+    """An in-app notice for one person; e-mail carries the same text."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    title = models.CharField(max_length=250)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self):
+        return self.title

@@ -23,13 +23,24 @@ from guardian.shortcuts import get_objects_for_user
 from rest_framework import permissions as drf_permissions
 
 from controls.models import Control, Criterion
-from soc2hub.models import ActivityLog, Team
+from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
+from soc2hub.models import ActivityLog, Membership, Notification, Team
 
 VIEW = "view"
 ADD = "add"
 CHANGE = "change"
 CHANGE_OWNERS = "change_owners"
 MANAGE = "manage"
+SUBMIT = "submit"
+REVIEW = "review"
+DOWNLOAD = "download"
+
+
+class Denied(str):
+    """A refusal with its reason: falsy like ``False``, and ``require`` shows the reason."""
+
+    def __bool__(self):
+        return False
 
 
 def _signed_in(user) -> bool:
@@ -79,6 +90,72 @@ def _activity_view(user, obj) -> bool:
     return _signed_in(user) and (user.is_security or user.is_leadership)
 
 
+def _team_member(user, team_id) -> bool:
+    return _signed_in(user) and team_id in user.team_ids()
+
+
+def _in_group(user, group_id) -> bool:
+    if not hasattr(user, "_group_ids"):
+        user._group_ids = set(user.groups.values_list("id", flat=True))
+    return group_id in user._group_ids
+
+
+def _request_view(user, request) -> bool:
+    """An evidence request is seen by its owning team, its reviewers, Security and Leadership."""
+    if not _signed_in(user):
+        return False
+    if user.is_security or user.is_leadership:
+        return True
+    if isinstance(request, type):
+        return True  # lists are filtered row by row in restrict()
+    return _team_member(user, request.owner_team_id) or _in_group(user, request.template.reviewer_group_id)
+
+
+def _request_submit(user, request) -> bool:
+    """Only members of the owning team submit evidence: it comes from the team that runs the control."""
+    if isinstance(request, type):
+        return False
+    return _team_member(user, request.owner_team_id) or Denied(
+        "Only members of the team that owns this request can submit evidence for it."
+    )
+
+
+def _evidence_view(user, evidence) -> bool:
+    return _request_view(user, evidence if isinstance(evidence, type) else evidence.request)
+
+
+def _evidence_review(user, evidence) -> bool:
+    """Members of the request's reviewing group (Security by default) review evidence,
+    never their own: whoever submitted or uploaded it cannot approve or return it."""
+    if not _signed_in(user) or isinstance(evidence, type):
+        return False
+    if not (_in_group(user, evidence.request.template.reviewer_group_id) or user.is_superuser):
+        return Denied("Only the reviewing group for this request can review its evidence.")
+    if evidence.submitted_by_id == user.pk or evidence.files.filter(uploaded_by=user).exists():
+        return Denied("You submitted this evidence; someone else must review it.")
+    return True
+
+
+def _file_download(user, evidence_file) -> bool:
+    return _evidence_view(user, evidence_file if isinstance(evidence_file, type) else evidence_file.evidence)
+
+
+def _template_manage(user, obj) -> bool:
+    """Evidence standards are written by Security."""
+    return _security(user)
+
+
+def _calendar_manage(user, feed) -> bool:
+    """A team's members (and Security) create and revoke its calendar links."""
+    if _security(user):
+        return True
+    return not isinstance(feed, type) and _team_member(user, feed.team_id)
+
+
+def _own_notification(user, notification) -> bool:
+    return _signed_in(user) and (isinstance(notification, type) or notification.user_id == user.pk)
+
+
 RULES: dict[tuple[type[models.Model], str], Callable] = {
     (Criterion, VIEW): _catalog_view,
     (Criterion, CHANGE_OWNERS): _change_owners,
@@ -89,6 +166,17 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (Team, VIEW): _catalog_view,
     (Team, MANAGE): _team_manage,
     (ActivityLog, VIEW): _activity_view,
+    (EvidenceTemplate, VIEW): _catalog_view,
+    (EvidenceTemplate, ADD): _template_manage,
+    (EvidenceTemplate, CHANGE): _template_manage,
+    (EvidenceRequest, VIEW): _request_view,
+    (EvidenceRequest, SUBMIT): _request_submit,
+    (Evidence, VIEW): _evidence_view,
+    (Evidence, REVIEW): _evidence_review,
+    (EvidenceFile, DOWNLOAD): _file_download,
+    (CalendarFeed, MANAGE): _calendar_manage,
+    (Notification, VIEW): _own_notification,
+    (Notification, CHANGE): _own_notification,
 }
 
 
@@ -102,24 +190,86 @@ def can(user, action: str, obj) -> bool:
 
 
 def require(user, action: str, obj) -> None:
-    if not can(user, action, obj):
-        raise PermissionDenied(f"You may not {action.replace('_', ' ')} this {_model_of(obj)._meta.verbose_name}.")
+    rule = RULES.get((_model_of(obj), action))
+    verdict = rule(user, obj) if rule else False
+    if not verdict:
+        raise PermissionDenied(
+            verdict if isinstance(verdict, Denied)
+            else f"You may not {action.replace('_', ' ')} this {_model_of(obj)._meta.verbose_name}."
+        )
+
+
+def _scope_delegated_controls(queryset, user):
+    if user.is_security:
+        return queryset
+    delegated = get_objects_for_user(user, "controls.change_control", klass=Control, accept_global_perms=False)
+    return queryset.filter(pk__in=delegated.values("pk"))
+
+
+def _scope_managed_teams(queryset, user):
+    if user.is_security:
+        return queryset
+    granted = get_objects_for_user(user, "soc2hub.manage_team", klass=Team, accept_global_perms=False)
+    return queryset.filter(Q(lead=user) | Q(pk__in=granted.values("pk")))
+
+
+def _my_team_ids(user):
+    return Membership.objects.filter(user=user).values("team_id")
+
+
+def _scope_requests(path: str):
+    """Rows tied to evidence requests the user may see (see ``_request_view``)."""
+
+    def scope(queryset, user):
+        if user.is_security or user.is_leadership:
+            return queryset
+        visible = EvidenceRequest.objects.filter(
+            Q(owner_team_id__in=_my_team_ids(user)) | Q(template__reviewer_group_id__in=user.groups.values("id"))
+        ).values("pk")
+        return queryset.filter(**{f"{path}__in": visible})
+
+    return scope
+
+
+def _scope_review_queue(queryset, user):
+    """Pending evidence the user may review (see ``_evidence_review``)."""
+    queryset = queryset.filter(status=EvidenceStatus.PENDING).exclude(submitted_by=user)
+    if user.is_superuser:
+        return queryset
+    return queryset.filter(request__template__reviewer_group_id__in=user.groups.values("id"))
+
+
+def _scope_own(queryset, user):
+    return queryset.filter(user=user)
+
+
+def _scope_team_feeds(queryset, user):
+    return queryset if user.is_security else queryset.filter(team_id__in=_my_team_ids(user))
+
+
+# Row filters for the (model, action) pairs whose answer differs row by row; every other
+# pair is all-or-nothing and follows RULES.
+SCOPES: dict[tuple[type[models.Model], str], Callable] = {
+    (Control, CHANGE): _scope_delegated_controls,
+    (Team, MANAGE): _scope_managed_teams,
+    (EvidenceRequest, VIEW): _scope_requests("pk"),
+    (Evidence, VIEW): _scope_requests("request_id"),
+    (EvidenceFile, DOWNLOAD): _scope_requests("evidence__request_id"),
+    (Evidence, REVIEW): _scope_review_queue,
+    (Notification, VIEW): _scope_own,
+    (Notification, CHANGE): _scope_own,
+    (CalendarFeed, MANAGE): _scope_team_feeds,
+}
 
 
 def restrict(queryset: models.QuerySet, user, action: str = VIEW) -> models.QuerySet:
     """The rows of ``queryset`` that ``user`` may ``action``, as a SQL filter."""
-    model = queryset.model
     if not _signed_in(user):
         return queryset.none()
-    if not user.is_security:
-        # Per-object grants: a subquery, so the filter stays in SQL however many rows there are.
-        if model is Control and action == CHANGE:
-            delegated = get_objects_for_user(user, "controls.change_control", klass=Control, accept_global_perms=False)
-            return queryset.filter(pk__in=delegated.values("pk"))
-        if model is Team and action == MANAGE:
-            granted = get_objects_for_user(user, "soc2hub.manage_team", klass=Team, accept_global_perms=False)
-            return queryset.filter(Q(lead=user) | Q(pk__in=granted.values("pk")))
-    return queryset if can(user, action, model) else queryset.none()
+    scope = SCOPES.get((queryset.model, action))
+    if scope is not None:
+        return scope(queryset, user)
+    return queryset if can(user, action, queryset.model) else queryset.none()
 
 
 class ApiPermission(drf_permissions.BasePermission):

@@ -10,7 +10,6 @@ PostgreSQL, Redis and S3-compatible storage.
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -198,13 +197,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Seeded into django-celery-beat on start; the hour can then be changed in the admin.
-CELERY_BEAT_SCHEDULE = {
-    "run-daily-jobs": {
-        "task": "soc2hub.tasks.run_daily_jobs",
-        "schedule": crontab(hour=env.int("DAILY_JOBS_HOUR", default=6), minute=0),
-    },
-}
+# The daily jobs' schedule is created in django-celery-beat's tables after migrate (see
+# soc2hub.apps) at this hour; from then on it is changed in the admin, not here.
+DAILY_JOBS_HOUR = env.int("DAILY_JOBS_HOUR", default=6)
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -248,8 +243,20 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # --- soc2hub -------------------------------------------------------------------------------
 DEMO_PASSWORD = "soc2hub-demo"
+EVIDENCE_MAX_UPLOAD_BYTES = env.int("EVIDENCE_MAX_UPLOAD_MB", default=50) * 1024 * 1024
+EVIDENCE_ALLOWED_TYPES = env.list(
+    "EVIDENCE_ALLOWED_TYPES", default=["pdf", "png", "jpg", "jpeg", "gif", "webp", "csv", "xlsx", "docx", "txt", "json", "zip"]
+)
+# Reminders go to the owning team this many days before the due date, then on the day.
+EVIDENCE_REMINDER_DAYS = sorted(env.list("EVIDENCE_REMINDER_DAYS", cast=int, default=[7, 1]), reverse=True)
+EVIDENCE_DUE_SOON_DAYS = env.int("EVIDENCE_DUE_SOON_DAYS", default=14)
+# Requests larger than this many bytes are refused before Django reads them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # non-file form fields

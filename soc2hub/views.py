@@ -1,13 +1,19 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from controls import selectors as control_selectors
+from evidence import selectors as evidence_selectors
+from evidence.models import CalendarFeed
 from controls.models import OWNER_ROLES, Control
 from soc2hub import permissions
-from soc2hub.models import ActivityLog, Team
+from soc2hub.models import ActivityLog, Notification, Team
 
 ACTIVITY_PER_PAGE = 50
 
@@ -47,6 +53,7 @@ def team_list(request):
 @login_required
 def team_detail(request, slug):
     team = get_object_or_404(permissions.restrict(Team.objects.select_related("lead"), request.user), slug=slug)
+    templates = evidence_selectors.templates_for_list(user=request.user).filter(owner_team=team, is_active=True)
     return render(
         request,
         "soc2hub/team_detail.html",
@@ -55,6 +62,14 @@ def team_detail(request, slug):
             "members": team.members.order_by("first_name", "last_name", "username"),
             "owned": control_selectors.team_ownership(user=request.user, team=team),
             "is_member": team.memberships.filter(user=request.user).exists(),
+            "year_ahead": evidence_selectors.year_ahead(templates=templates),
+            "outstanding": evidence_selectors.requests_for_list(user=request.user)
+            .filter(owner_team=team).awaiting_team()[:10],
+            "calendar_feeds": permissions.restrict(
+                CalendarFeed.objects.filter(team=team, revoked_at__isnull=True), request.user, permissions.MANAGE
+            ),
+            "can_manage_calendar": permissions.can(request.user, permissions.MANAGE, CalendarFeed(team=team)),
+            "site_url": settings.SITE_URL,
         },
     )
 
@@ -75,3 +90,24 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@login_required
+def notification_list(request):
+    qs = permissions.restrict(Notification.objects.all(), request.user)
+    page = Paginator(qs, ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "soc2hub/notification_list.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notifications_mark_read(request):
+    """Mark one notification (``id``) or all of the user's notifications as read."""
+    qs = permissions.restrict(Notification.objects.filter(read_at__isnull=True), request.user, permissions.CHANGE)
+    if request.POST.get("id"):
+        qs = qs.filter(pk=request.POST["id"])
+    qs.update(read_at=timezone.now())
+    target = request.POST.get("next", "")
+    return redirect(target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                              require_https=request.is_secure()) and target
+                    else "notification_list")

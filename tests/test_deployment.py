@@ -16,10 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_SOURCE = (ROOT / "soc2hub" / "settings.py").read_text()
 APP_SERVICES = ("web", "worker", "beat")
 
-# Variables that decide which backends and which mode the settings pick; a subprocess
-# must not inherit them from the developer's shell or from .ci/run.
+# Variables that decide which backends and which mode the settings pick, and test-only
+# switches (conftest sets DJANGO_ALLOW_ASYNC_UNSAFE for Playwright, which check --deploy
+# rightly rejects): a subprocess must not inherit them from the shell, .ci/run or conftest.
 INHERITED_SETTINGS = re.compile(r"^(DATABASE_URL|REDIS_URL|SECRET_KEY|DEBUG|ALLOWED_HOSTS|EMAIL_URL|MEDIA_ROOT|"
-                                r"SOC2HUB_VAR_DIR|AWS_\w+|SECURE_\w+|CSRF_TRUSTED_ORIGINS|CELERY_\w+)$")
+                                r"SOC2HUB_VAR_DIR|AWS_\w+|SECURE_\w+|CSRF_TRUSTED_ORIGINS|CELERY_\w+|DJANGO_\w+)$")
 
 
 @pytest.fixture(scope="module")

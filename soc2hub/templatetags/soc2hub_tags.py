@@ -46,3 +46,42 @@ def add_class(field, extra: str):
     if described:
         attrs["aria-describedby"] = " ".join(described)
     return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def days_until(request, today):
+    """Days from ``today`` to the request's due date (negative when late)."""
+    return request.days_until_due(today)
+
+
+@register.filter
+def absval(value):
+    return abs(value)
+
+
+@register.filter
+def filesize(num: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if num < 1024 or unit == "GB":
+            return f"{num:.0f} {unit}" if unit == "bytes" else f"{num:.1f} {unit}"
+        num /= 1024
+    return str(num)
+
+
+VERB_LABELS = {
+    "evidence_request.opened": "opened the request",
+    "evidence_request.submitted": "marked it submitted",
+    "evidence_request.returned": "returned it",
+    "evidence_request.approved": "marked it approved",
+    "evidence_request.before_due": "sent a reminder",
+    "evidence_request.due_today": "sent a due-today reminder",
+    "evidence_request.escalation": "escalated it as overdue",
+    "evidence.submitted": "submitted evidence",
+    "evidence.approved": "approved the evidence",
+    "evidence.downloaded": "downloaded a file",
+}
+
+
+@register.filter
+def verb_label(verb: str) -> str:
+    return VERB_LABELS.get(verb, verb)

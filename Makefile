@@ -1,0 +1,71 @@
+# soc2hub developer entry points. `make run` and `make test` are all a new machine needs.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PIP := $(PY) -m pip --disable-pip-version-check
+VAR_DIR ?= $(or $(SOC2HUB_VAR_DIR),var)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+export VENV HOST PORT
+
+.PHONY: help run test install install-test migrate seed worker dirs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+# --- virtualenv --------------------------------------------------------------------
+# Debian's python3 ships venv without ensurepip; a half-made venv is removed so the
+# next attempt starts clean.
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "soc2hub needs Python 3.11 or newer (found: $$($(PYTHON) --version 2>&1))" >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { \
+		rm -rf $(VENV); \
+		echo "Could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv" >&2; \
+		exit 1; }
+
+# Reinstall only when pyproject.toml changes. The test extra is a superset, so its
+# stamp also refreshes the runtime one.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed ## create .venv and install soc2hub
+install-test: $(VENV)/.installed-test ## create .venv and install soc2hub with its test tools
+
+dirs:
+	@mkdir -p $(VAR_DIR)/celery/queue $(VAR_DIR)/celery/processed $(VAR_DIR)/media
+
+# --- running -----------------------------------------------------------------------
+migrate: install dirs ## apply database migrations
+	$(PY) manage.py migrate --noinput
+
+seed: migrate ## load the SOC 2 catalog and the demo organisation (idempotent)
+	$(PY) manage.py load_soc2_catalog
+	$(PY) manage.py seed_demo
+
+run: seed ## serve on http://127.0.0.1:8000 with a Celery worker and embedded beat
+	@bin/run-embedded
+
+worker: install dirs ## run only the Celery worker with embedded beat, in the foreground
+	$(BIN)/celery -A soc2hub worker -B --pool=solo --loglevel=INFO
+
+# --- testing -----------------------------------------------------------------------
+test: install-test ## run the test suite (pass options with PYTEST_ARGS="-k ownership -x")
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean: ## remove the virtualenv and all local data under var/
+	rm -rf .venv var staticfiles .pytest_cache test-artifacts *.egg-info

@@ -1,0 +1,374 @@
+"""Who may open every page and endpoint, and who may write: one row per persona.
+
+Personas (tests/conftest.py): anonymous; other_team (Legal); owner (HR, the team owning HR-01);
+security; leadership; auditor. A refused write must change nothing and log nothing.
+"""
+
+import json
+
+import pytest
+from django.contrib.auth.models import Permission
+from guardian.shortcuts import assign_perm
+
+from controls.models import Control, Criterion
+from soc2hub.models import ActivityLog
+from tests.factories import ControlFactory, UserFactory
+from tests.soc2hub.known_bugs import OWNER_CHANGE_FAILS_ON_POSTGRES
+
+PERSONAS = ["anonymous", "other_team", "owner", "security", "leadership", "auditor"]
+SIGNED_IN = PERSONAS[1:]
+
+
+@pytest.fixture
+def world(catalog, teams):
+    hr, eng, security = teams["hr"], teams["engineering"], teams["security"]
+    Criterion.objects.filter(code="CC6.1").update(business_owner=security, control_owner=security,
+                                                  evidence_owner=security)
+    hr_control = ControlFactory(ref="HR-01", name="Leaver access removal", business_owner=hr, control_owner=hr,
+                                evidence_owner=hr, criteria=list(Criterion.objects.filter(code__in=["CC6.2"])))
+    eng_control = ControlFactory(ref="ENG-01", name="Change review", business_owner=eng, control_owner=eng,
+                                 evidence_owner=eng, criteria=list(Criterion.objects.filter(code="CC8.1")))
+    return {"hr_control": hr_control, "eng_control": eng_control}
+
+
+def snapshot() -> dict:
+    """Every row a write in this file could touch."""
+    return {
+        "criteria": list(Criterion.objects.order_by("code").values_list(
+            "code", "title", "business_owner", "control_owner", "evidence_owner")),
+        "controls": list(Control.objects.order_by("ref").values_list(
+            "ref", "name", "description", "status", "business_owner", "control_owner", "evidence_owner",
+            "updated_at")),
+        "control_criteria": sorted(Control.criteria.through.objects.values_list("control_id", "criterion_id")),
+        "log": list(ActivityLog.objects.values_list("pk", "verb", "before", "after")),
+    }
+
+
+def expect_page(persona, ok):
+    if persona == "anonymous":
+        return "login"
+    return 200 if ok else 403
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+EVERYONE = set(SIGNED_IN)
+SECURITY = {"security"}
+PAGES = {
+    "/": EVERYONE,
+    "/matrix/": EVERYONE,
+    "/criteria/CC6.1/": EVERYONE,
+    "/controls/": EVERYONE,
+    "/controls/HR-01/": EVERYONE,
+    "/controls/new/": SECURITY,
+    "/controls/HR-01/edit/": SECURITY,
+    "/controls/ENG-01/edit/": SECURITY,
+    "/teams/": EVERYONE,
+    "/teams/hr/": EVERYONE,
+    "/activity/": {"security", "leadership"},
+}
+API = {
+    "/api/v1/teams/": EVERYONE,
+    "/api/v1/teams/hr/": EVERYONE,
+    "/api/v1/criteria/": EVERYONE,
+    "/api/v1/criteria/CC6.1/": EVERYONE,
+    "/api/v1/controls/": EVERYONE,
+    "/api/v1/controls/HR-01/": EVERYONE,
+    "/api/v1/activity/": {"security", "leadership"},
+    "/api/v1/schema/": EVERYONE,
+    "/api/v1/docs/": EVERYONE,
+}
+
+# BUG: soc2hub/api.py:37 ActivityLogViewSet answers 200 with an empty list to people who may not
+# read the log, while /activity/ answers 403 to the same people; the API should give the same
+# answer as the page. Fix: a permission_actions entry or a has_permission check that calls
+# permissions.require(user, VIEW, ActivityLog) for list/retrieve.
+ACTIVITY_API_200_NOT_403 = pytest.mark.xfail(
+    reason="BUG: soc2hub/api.py:37 /api/v1/activity/ gives 200 [] instead of 403 to people who may not read "
+    "the log (the page /activity/ gives 403)", strict=True,
+)
+# BUG: drf-spectacular serves the schema and docs with SERVE_PERMISSIONS=AllowAny by default, so an
+# anonymous visitor reads the whole API surface; every other endpoint needs a sign-in.
+# Fix: SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"].
+SCHEMA_PUBLIC = pytest.mark.xfail(
+    reason="BUG: soc2hub/settings.py SPECTACULAR_SETTINGS lacks SERVE_PERMISSIONS, so /api/v1/schema/ and "
+    "/api/v1/docs/ answer 200 to anonymous visitors", strict=True,
+)
+
+
+def _page_cases():
+    for url, allowed in PAGES.items():
+        for persona in PERSONAS:
+            yield pytest.param(url, persona, expect_page(persona, persona in allowed), id=f"{url}-{persona}")
+
+
+def _api_cases():
+    for url, allowed in API.items():
+        for persona in PERSONAS:
+            marks = []
+            expected = 200 if persona in allowed else 403
+            if url == "/api/v1/activity/" and expected == 403 and persona != "anonymous":
+                marks.append(ACTIVITY_API_200_NOT_403)
+            if url in ("/api/v1/schema/", "/api/v1/docs/") and persona == "anonymous":
+                marks.append(SCHEMA_PUBLIC)
+            yield pytest.param(url, persona, expected, id=f"{url}-{persona}", marks=marks)
+
+
+@pytest.mark.parametrize("url, persona, expected", list(_page_cases()))
+def test_page_access(world, personas, client_for, url, persona, expected):
+    response = client_for(personas[persona]).get(url)
+    if expected == "login":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=")
+    else:
+        assert response.status_code == expected
+
+
+@pytest.mark.parametrize("url, persona, expected", list(_api_cases()))
+def test_api_access(world, personas, client_for, url, persona, expected):
+    response = client_for(personas[persona]).get(url)
+    assert response.status_code == expected
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_admin_needs_staff(world, personas, client_for, persona):
+    # None of the personas is staff: the admin sends them to its own sign-in.
+    response = client_for(personas[persona]).get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_admin_open_to_staff_security(world, client_for):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    assert client_for(admin).get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["other_team", "owner", "auditor"])
+def test_activity_api_never_leaks_rows(world, personas, client_for, persona):
+    # Whatever the status code, nobody outside Security and Leadership reads an entry.
+    assert ActivityLog.objects.exists()
+    response = client_for(personas[persona]).get("/api/v1/activity/")
+    assert response.status_code in (200, 403)
+    if response.status_code == 200:
+        assert response.json()["count"] == 0
+
+
+def test_activity_api_lists_entries_for_security(world, personas, client_for):
+    body = client_for(personas["security"]).get("/api/v1/activity/").json()
+    assert body["count"] == ActivityLog.objects.count() > 0
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def _post_owner_page(client, world, teams):
+    return client.post("/criteria/CC6.1/owners/", {"role": "control_owner", "team": teams["hr"].pk})
+
+
+def _patch_criterion_api(client, world, teams):
+    return client.patch("/api/v1/criteria/CC6.1/", json.dumps({"control_owner": "hr"}),
+                        content_type="application/json")
+
+
+def _create_control_api(client, world, teams):
+    return client.post("/api/v1/controls/", json.dumps({
+        "ref": "NEW-01", "name": "A new control", "description": "Made in a test.", "criteria": ["CC6.1"],
+        "control_owner": "hr",
+    }), content_type="application/json")
+
+
+def _patch_control_api(client, world, teams):
+    return client.patch("/api/v1/controls/HR-01/", json.dumps({"description": "Rewritten."}),
+                        content_type="application/json")
+
+
+def _control_form(**overrides):
+    data = {
+        "ref": "NEW-02", "name": "A new control", "description": "Made in a test.",
+        "criteria": [Criterion.objects.get(code="CC6.1").pk], "frequency": "quarterly", "automation": "manual",
+        "status": "implemented", "evidence_standard": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def _create_control_page(client, world, teams):
+    return client.post("/controls/new/", _control_form())
+
+
+def _edit_control_page(client, world, teams):
+    control = world["hr_control"]
+    return client.post("/controls/HR-01/edit/", _control_form(
+        ref="HR-01", name=control.name, description="Rewritten.",
+        criteria=[Criterion.objects.get(code="CC6.2").pk],
+        business_owner=teams["hr"].pk, control_owner=teams["hr"].pk, evidence_owner=teams["hr"].pk,
+    ))
+
+
+# name -> (request, status for security, check after a successful write, is this an owner change)
+WRITES = {
+    "page: criterion owner": (
+        _post_owner_page, 302,
+        lambda teams: Criterion.objects.get(code="CC6.1").control_owner == teams["hr"], True,
+    ),
+    "api: criterion owner": (
+        _patch_criterion_api, 200,
+        lambda teams: Criterion.objects.get(code="CC6.1").control_owner == teams["hr"], True,
+    ),
+    "api: create control": (
+        _create_control_api, 201,
+        lambda teams: Control.objects.filter(ref="NEW-01", control_owner=teams["hr"]).exists(), False,
+    ),
+    "api: edit control": (
+        _patch_control_api, 200, lambda teams: Control.objects.get(ref="HR-01").description == "Rewritten.", False,
+    ),
+    "page: create control": (_create_control_page, 302, lambda teams: Control.objects.filter(ref="NEW-02").exists(),
+                             False),
+    "page: edit control": (
+        _edit_control_page, 302, lambda teams: Control.objects.get(ref="HR-01").description == "Rewritten.", False,
+    ),
+}
+
+
+def _write_cases():
+    for name, (_, _, _, owner_change) in WRITES.items():
+        for persona in PERSONAS:
+            marks = [OWNER_CHANGE_FAILS_ON_POSTGRES] if owner_change and persona == "security" else []
+            yield pytest.param(name, persona, id=f"{name}-{persona}", marks=marks)
+
+
+@pytest.mark.parametrize("name, persona", list(_write_cases()))
+def test_write(world, teams, personas, client_for, name, persona):
+    send, ok_status, landed, _ = WRITES[name]
+    before = snapshot()
+    log_count = ActivityLog.objects.count()
+
+    response = send(client_for(personas[persona]), world, teams)
+
+    if persona == "security":
+        assert response.status_code == ok_status, response.content[:500]
+        assert landed(teams)
+        assert ActivityLog.objects.count() == log_count + 1
+        return
+    if persona == "anonymous":
+        if name.startswith("page"):
+            assert response.status_code == 302
+            assert response["Location"].startswith("/accounts/login/")
+        else:
+            assert response.status_code == 403
+    else:
+        assert response.status_code == 403
+    assert not landed(teams)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("persona", SIGNED_IN)
+def test_forged_owner_change_in_control_edit_is_refused(world, teams, personas, client_for, persona):
+    """Even someone allowed to edit a control may not move its owners through the API."""
+    user = personas[persona]
+    assign_perm("controls.change_control", user, world["hr_control"])
+    before = snapshot()
+    response = client_for(user).patch("/api/v1/controls/HR-01/", json.dumps({"control_owner": "legal"}),
+                                      content_type="application/json")
+    if persona == "security":
+        assert response.status_code == 200
+        assert Control.objects.get(ref="HR-01").control_owner == teams["legal"]
+    else:
+        assert response.status_code == 403
+        assert snapshot() == before
+
+
+# --- a per-object grant ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def delegated(world, personas):
+    """HR's person is granted ``change_control`` on HR-01 only."""
+    owner = personas["owner"]
+    assign_perm("controls.change_control", owner, world["hr_control"])
+    assert not Permission.objects.filter(user=owner).exists()  # an object grant, not a global one
+    return owner
+
+
+def test_grant_lets_owner_edit_description_via_page(world, teams, delegated, client_for):
+    client = client_for(delegated)
+    assert client.get("/controls/HR-01/edit/").status_code == 200
+    assert client.get("/controls/HR-01/").context["can_edit"] is True
+    response = client.post("/controls/HR-01/edit/", _control_form(
+        ref="HR-01", name="Leaver access removal", description="Maintained by HR now.",
+        criteria=[Criterion.objects.get(code="CC6.2").pk],
+        # Forged: the owner fields are disabled for this person and must be ignored.
+        business_owner=teams["legal"].pk, control_owner=teams["legal"].pk, evidence_owner=teams["legal"].pk,
+    ))
+    assert response.status_code == 302
+    control = Control.objects.get(ref="HR-01")
+    assert control.description == "Maintained by HR now."
+    assert (control.business_owner, control.control_owner, control.evidence_owner) == (teams["hr"],) * 3
+    entry = ActivityLog.objects.filter(verb="control.changed").get()
+    assert entry.actor == delegated
+    assert set(entry.after) == {"description"}
+
+
+def test_grant_lets_owner_edit_description_via_api(world, teams, delegated, client_for):
+    response = client_for(delegated).patch("/api/v1/controls/HR-01/", json.dumps({"description": "Via API."}),
+                                           content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["description"] == "Via API."
+    assert Control.objects.get(ref="HR-01").description == "Via API."
+
+
+@pytest.mark.parametrize("field", ["business_owner", "control_owner", "evidence_owner"])
+def test_grant_does_not_allow_owner_changes(world, teams, delegated, client_for, field):
+    before = snapshot()
+    response = client_for(delegated).patch(
+        "/api/v1/controls/HR-01/", json.dumps({field: "legal", "description": "Sneaky."}),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert snapshot() == before
+
+
+def test_grant_does_not_reach_another_control(world, delegated, client_for):
+    client = client_for(delegated)
+    before = snapshot()
+    assert client.get("/controls/ENG-01/edit/").status_code == 403
+    assert client.post("/controls/ENG-01/edit/", _control_form(ref="ENG-01", description="No.")).status_code == 403
+    response = client.patch("/api/v1/controls/ENG-01/", json.dumps({"description": "No."}),
+                            content_type="application/json")
+    assert response.status_code == 403
+    assert client.get("/controls/ENG-01/").context["can_edit"] is False
+    assert snapshot() == before
+
+
+def test_grant_does_not_allow_creating_or_criterion_owners(world, teams, delegated, client_for):
+    client = client_for(delegated)
+    before = snapshot()
+    assert _create_control_api(client, world, teams).status_code == 403
+    assert client.get("/controls/new/").status_code == 403
+    assert _patch_criterion_api(client, world, teams).status_code == 403
+    assert snapshot() == before
+
+
+# --- the activity log has no write methods ---------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("method, path", [
+    ("post", "/api/v1/activity/"),
+    ("put", "/api/v1/activity/{pk}/"),
+    ("patch", "/api/v1/activity/{pk}/"),
+    ("delete", "/api/v1/activity/{pk}/"),
+    ("delete", "/api/v1/activity/"),
+])
+def test_activity_api_is_read_only(world, personas, client_for, persona, method, path):
+    entry = ActivityLog.objects.first()
+    before = snapshot()
+    client = client_for(personas[persona])
+    response = getattr(client, method)(path.format(pk=entry.pk), json.dumps({"verb": "forged", "message": "x"}),
+                                       content_type="application/json")
+    assert response.status_code in (403, 405)
+    if persona == "anonymous":
+        assert response.status_code == 403
+    elif persona in ("security", "leadership"):
+        assert response.status_code == 405
+    assert snapshot() == before
