@@ -145,7 +145,7 @@ def _open_request(template: EvidenceTemplate, period: Period, opens_on: dt.date,
             notify(users=members_of(template.owner_team), kind="evidence.request_opened",
                    subject=f"Evidence requested: {request.title} ({period.label}), due {due_on:%d %b %Y}",
                    template="evidence_request_opened", context={"request": request},
-                   url=request.get_absolute_url(), email=False)
+                   url=request.get_absolute_url())
             return request
     except IntegrityError:
         return None  # the unique constraint says this period is already open
@@ -174,7 +174,8 @@ def requests_open_due(*, as_of: dt.date) -> dict:
 
 # --- submissions ---------------------------------------------------------------------------
 
-def _move_request(request: EvidenceRequest, to: str, *, actor, reason: str = "") -> None:
+def _move_request(request: EvidenceRequest, to: str, *, actor, verb: str, details: dict, message: str = "") -> None:
+    """Move a request's status (refusing illegal moves) and log the move with what caused it."""
     if to not in REQUEST_MOVES[request.status]:
         raise ValidationError(
             f"This request is {request.get_status_display().lower()}; it cannot become {RequestStatus(to).label.lower()}."
@@ -182,8 +183,8 @@ def _move_request(request: EvidenceRequest, to: str, *, actor, reason: str = "")
     before = request.status
     request.status = to
     request.save(update_fields=["status", "updated_at"])
-    activity_record(actor=actor, verb=f"evidence_request.{to}", obj=request,
-                    before={"status": before}, after={"status": to}, message=reason)
+    activity_record(actor=actor, verb=verb, obj=request, before={"status": before},
+                    after={"status": to, **details}, message=message)
 
 
 def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = "", link: str = "") -> Evidence:
@@ -210,12 +211,10 @@ def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = ""
                 record.file.save(info.name, upload, save=False)
                 stored.append(record)
                 record.save()
-            _move_request(request, RequestStatus.SUBMITTED, actor=actor)
-            activity_record(
-                actor=actor, verb="evidence.submitted", obj=request,
-                after={"evidence": evidence.pk, "files": [{"name": i.name, "sha256": i.sha256, "size": i.size}
-                                                          for i in inspected], "link": link},
-                message=note,
+            _move_request(
+                request, RequestStatus.SUBMITTED, actor=actor, verb="evidence.submitted", message=note,
+                details={"evidence": evidence.pk, "link": link,
+                         "files": [{"name": i.name, "sha256": i.sha256, "size": i.size} for i in inspected]},
             )
             return evidence
     except Exception:
@@ -238,9 +237,8 @@ def evidence_approve(*, evidence: Evidence, reviewer) -> Evidence:
     evidence.status = EvidenceStatus.APPROVED
     evidence.reviewed_by, evidence.reviewed_at = reviewer, timezone.now()
     evidence.save(update_fields=["status", "reviewed_by", "reviewed_at"])
-    _move_request(evidence.request, RequestStatus.APPROVED, actor=reviewer)
-    activity_record(actor=reviewer, verb="evidence.approved", obj=evidence.request,
-                    after={"evidence": evidence.pk, "hashes": list(evidence.files.values_list("sha256", flat=True))})
+    _move_request(evidence.request, RequestStatus.APPROVED, actor=reviewer, verb="evidence.approved",
+                  details={"evidence": evidence.pk, "hashes": list(evidence.files.values_list("sha256", flat=True))})
     notify(users=members_of(evidence.request.owner_team), kind="evidence.approved",
            subject=f"Approved: {evidence.request}", template="evidence_approved",
            context={"request": evidence.request, "evidence": evidence, "reviewer": reviewer},
@@ -260,7 +258,8 @@ def evidence_return(*, evidence: Evidence, reviewer, reason: str) -> Evidence:
     evidence.status = EvidenceStatus.RETURNED
     evidence.reviewed_by, evidence.reviewed_at, evidence.review_reason = reviewer, timezone.now(), reason
     evidence.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_reason"])
-    _move_request(evidence.request, RequestStatus.RETURNED, actor=reviewer, reason=reason)
+    _move_request(evidence.request, RequestStatus.RETURNED, actor=reviewer, verb="evidence.returned",
+                  details={"evidence": evidence.pk}, message=reason)
     notify(users=members_of(evidence.request.owner_team), kind="evidence.returned",
            subject=f"Returned: {evidence.request}", template="evidence_returned",
            context={"request": evidence.request, "evidence": evidence, "reviewer": reviewer, "reason": reason},

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from evidence import calendar, selectors, services
 from evidence.filtersets import EvidenceRequestFilterSet, EvidenceTemplateFilterSet
 from evidence.forms import EvidenceReturnForm, EvidenceSubmitForm, EvidenceTemplateForm
-from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceTemplate
+from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
 from evidence.storage import allowed_extensions
 from soc2hub import permissions
 from soc2hub.models import Team
@@ -48,7 +48,8 @@ def _request_page(request, evidence_request, *, submit_form=None, return_form=No
         "history": selectors.request_history(evidence_request),
         "can_submit": permissions.can(user, permissions.SUBMIT, evidence_request)
         and evidence_request.status in ("open", "returned"),
-        "reviewable": {e.pk for e in submissions if permissions.can(user, permissions.REVIEW, e)},
+        "reviewable": {e.pk for e in submissions
+                       if e.status == EvidenceStatus.PENDING and permissions.can(user, permissions.REVIEW, e)},
         "submit_form": submit_form or EvidenceSubmitForm(),
         "return_form": return_form or EvidenceReturnForm(),
         "allowed_extensions": allowed_extensions(),
@@ -144,6 +145,12 @@ def file_download(request, pk):
     )
     permissions.require(request.user, permissions.DOWNLOAD, evidence_file)
     services.evidence_file_downloaded(evidence_file=evidence_file, user=request.user)
+    return file_attachment(evidence_file)
+
+
+def file_attachment(evidence_file: EvidenceFile) -> FileResponse:
+    """The stored file as an attachment no browser renders or sniffs: uploads are untrusted
+    content. Shared by this page's download and the API's, so both send the same headers."""
     response = FileResponse(evidence_file.file.open("rb"), as_attachment=True,
                             filename=evidence_file.original_name, content_type=evidence_file.content_type)
     response["X-Content-Type-Options"] = "nosniff"

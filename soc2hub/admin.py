@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.forms.models import model_to_dict
 from guardian.admin import GuardedModelAdmin
 
-from soc2hub.models import ActivityLog, Membership, Team, User
+from soc2hub.models import ActivityLog, Membership, Notification, Team, User
 from soc2hub.services import activity_record
 
 
@@ -76,4 +76,16 @@ class ActivityLogAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "kind", "title", "read_at"]
+    list_filter = ["kind"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -6,6 +6,7 @@ from rest_framework import routers, serializers, viewsets
 
 from controls.api.serializers import TeamSerializer
 from controls.api.views import ControlViewSet, CriterionViewSet
+from evidence.api.views import EvidenceFileViewSet, EvidenceRequestViewSet, EvidenceTemplateViewSet, EvidenceViewSet
 from soc2hub import permissions
 from soc2hub.models import ActivityLog, Team
 
@@ -49,6 +50,10 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("criteria", CriterionViewSet, basename="criterion")
 router.register("controls", ControlViewSet, basename="control")
 router.register("activity", ActivityLogViewSet, basename="activity")
+router.register("evidence-templates", EvidenceTemplateViewSet, basename="evidencetemplate")
+router.register("evidence-requests", EvidenceRequestViewSet, basename="evidencerequest")
+router.register("evidence", EvidenceViewSet, basename="evidence")
+router.register("evidence-files", EvidenceFileViewSet, basename="evidencefile")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -5,15 +5,20 @@ changed, so running it again loses nothing a user did in the demo. Owner assignm
 controls are applied on the first run only (marked by a ``demo.seeded`` log entry).
 """
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from controls.models import OWNER_ROLES, Control, CrosswalkReference, Criterion
+from evidence import services as evidence_services
+from soc2hub import jobs, notifications
 from soc2hub.models import ActivityLog, Membership, Role, Team, User
 from soc2hub.services import activity_record
 
@@ -97,6 +102,61 @@ def _owners_and_controls(data, teams, result) -> None:
         result.created.append(f"control {control.ref}")
 
 
+def _demo_file(request) -> SimpleUploadedFile:
+    """A small CSV standing in for the export the team would upload."""
+    rows = ["record_id,date,status,reviewed_by"]
+    day = request.period_start
+    for n in range(1, 6):
+        rows.append(f"{request.control.ref}-{request.period_label}-{n},{day.isoformat()},complete,{request.owner_team.slug}")
+    name = f"{request.control.ref.lower()}-{request.period_label}.csv"
+    return SimpleUploadedFile(name, ("\n".join(rows) + "\n").encode(), content_type="text/csv")
+
+
+def _evidence(data, teams, result) -> None:
+    """Evidence standards for the demo controls, a year of their requests through the daily
+    jobs, and a realistic spread of states: approved history, returned, in review, overdue."""
+    security = User.objects.get(username="security")
+    today = timezone.localdate()
+    starts_on = dt.date(today.year - 1, 1, 1)
+    controls = {c.ref: c for c in Control.objects.filter(ref__in=[t["control"] for t in data["evidence_templates"]])}
+    templates = {}
+    for row in data["evidence_templates"]:
+        control = controls[row["control"]]
+        templates[row["control"]] = evidence_services.template_create(
+            actor=security, control=control, title=row["title"], instructions=row["instructions"],
+            acceptance_criteria=row["acceptance_criteria"], cadence=row["cadence"], owner_team=teams[row["owner_team"]],
+            opens_days_after_period_end=row.get("opens_days_after_period_end", 0),
+            due_days_after_period_end=row.get("due_days_after_period_end", 14), starts_on=starts_on,
+        )
+        result.created.append(f"evidence standard {row['title']}")
+    with notifications.suppressed():  # history, not news: nobody is told about last year's approvals
+        _evidence_history(templates, teams, security, today)
+    jobs.run_daily_jobs(today)  # reminders, escalations and digests, as the morning run would
+    result.created.append("evidence requests and submissions")
+
+
+def _evidence_history(templates, teams, security, today) -> None:
+    evidence_services.requests_open_due(as_of=today)
+    leads = {team.pk: team.lead for team in teams.values()}
+    for ref, template in templates.items():
+        requests = list(template.requests.select_related("owner_team", "control").order_by("period_start"))
+        for index, request in enumerate(requests):
+            latest = index == len(requests) - 1
+            if request.due_on >= today - dt.timedelta(days=45) and not (latest and ref in ("HR-05", "PRC-01")):
+                continue  # recent periods stay open: due soon or overdue
+            submitter = leads[request.owner_team_id]
+            evidence = evidence_services.evidence_submit(request=request, actor=submitter, files=[_demo_file(request)],
+                                                         note="Exported from the system of record.")
+            if latest and ref == "HR-05":
+                evidence_services.evidence_return(
+                    evidence=evidence, reviewer=security,
+                    reason="Two leavers from the HRIS export have no offboarding ticket; add them or explain.")
+            elif latest and ref == "PRC-01":
+                continue  # waiting in Security's review queue
+            else:
+                evidence_services.evidence_approve(evidence=evidence, reviewer=security)
+
+
 @transaction.atomic
 def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
     if not Criterion.objects.exists():
@@ -107,6 +167,7 @@ def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
     _users(data, teams, result)
     if result.first_run:
         _owners_and_controls(data, teams, result)
+        _evidence(data, teams, result)
     if result.created:
         activity_record(
             actor=None,

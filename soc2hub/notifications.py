@@ -1,6 +1,8 @@
 """Telling people things: an in-app notification and an e-mail through Django's mail backend."""
 
+import threading
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -19,6 +21,20 @@ def security_people() -> list[User]:
                 .distinct().order_by("pk"))
 
 
+_state = threading.local()
+
+
+@contextmanager
+def suppressed():
+    """Record history without telling anyone, e.g. while loading a backfill or the demo."""
+    previous = getattr(_state, "suppressed", False)
+    _state.suppressed = True
+    try:
+        yield
+    finally:
+        _state.suppressed = previous
+
+
 def notify(*, users: Iterable[User], kind: str, subject: str, template: str, context: dict, url: str = "",
            email: bool = True) -> list[User]:
     """Create one notification per person and e-mail each of them.
@@ -27,7 +43,7 @@ def notify(*, users: Iterable[User], kind: str, subject: str, template: str, con
     decision): if sending fails, the transaction rolls back and the next run tries again.
     """
     people = {u.pk: u for u in users if u is not None and u.is_active}.values()
-    if not people:
+    if not people or getattr(_state, "suppressed", False):
         return []
     body = render_to_string(f"emails/{template}.txt", {**context, "site_url": settings.SITE_URL, "url": url})
     Notification.objects.bulk_create(

@@ -219,6 +219,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a ``status`` with its own choices; name each set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "evidence.models.RequestStatus",
+        "EvidenceStatusEnum": "evidence.models.EvidenceStatus",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -59,6 +59,7 @@ class CriterionFactory(factory.django.DjangoModelFactory):
 class ControlFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Control
+        skip_postgeneration_save = True
 
     ref = factory.Sequence(lambda n: f"TST-{n:03d}")
     name = factory.Sequence(lambda n: f"Test control {n}")

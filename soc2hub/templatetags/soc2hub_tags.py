@@ -70,9 +70,7 @@ def filesize(num: int) -> str:
 
 VERB_LABELS = {
     "evidence_request.opened": "opened the request",
-    "evidence_request.submitted": "marked it submitted",
-    "evidence_request.returned": "returned it",
-    "evidence_request.approved": "marked it approved",
+    "evidence.returned": "returned it",
     "evidence_request.before_due": "sent a reminder",
     "evidence_request.due_today": "sent a due-today reminder",
     "evidence_request.escalation": "escalated it as overdue",

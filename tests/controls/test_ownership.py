@@ -12,7 +12,6 @@ from controls.filtersets import CriterionFilterSet
 from controls.models import Control, Criterion
 from soc2hub.models import ActivityLog
 from tests.factories import ControlFactory, CriterionFactory, TeamFactory
-from tests.soc2hub.known_bugs import OWNER_CHANGE_FAILS_ON_POSTGRES
 
 # (business, control, evidence) -> (is_unassigned, is_security_only); "appsec" is a second
 # team whose function is security, "hr" is not.
@@ -155,7 +154,6 @@ def owners_of(code):
     return tuple(t.slug if t else None for t in (c.business_owner, c.control_owner, c.evidence_owner))
 
 
-@OWNER_CHANGE_FAILS_ON_POSTGRES
 def test_set_owners_logs_one_entry_with_before_and_after_slugs(cc61, teams, personas):
     security = personas["security"]
     changed = services.criterion_set_owners(
@@ -174,7 +172,6 @@ def test_set_owners_logs_one_entry_with_before_and_after_slugs(cc61, teams, pers
     assert (flags.is_unassigned, flags.is_security_only) == (False, False)
 
 
-@OWNER_CHANGE_FAILS_ON_POSTGRES
 def test_set_owners_to_unassigned(cc61, personas):
     services.criterion_set_owners(criterion=cc61, actor=personas["security"], owners={"business_owner": None})
     assert owners_of("CC6.1") == (None, "security", None)
@@ -182,7 +179,6 @@ def test_set_owners_to_unassigned(cc61, personas):
     assert (entry.before, entry.after) == ({"business_owner": "security"}, {"business_owner": None})
 
 
-@OWNER_CHANGE_FAILS_ON_POSTGRES
 def test_set_owners_without_a_change_logs_nothing(cc61, teams, personas):
     changed = services.criterion_set_owners(
         criterion=cc61, actor=personas["security"],
@@ -192,7 +188,6 @@ def test_set_owners_without_a_change_logs_nothing(cc61, teams, personas):
     assert not ActivityLog.objects.exclude(verb="catalog.loaded").exists()
 
 
-@OWNER_CHANGE_FAILS_ON_POSTGRES
 @pytest.mark.parametrize("persona", ["owner", "other_team", "leadership", "auditor"])
 def test_set_owners_refused_to_non_security(cc61, teams, personas, persona):
     with pytest.raises(PermissionDenied):
@@ -203,7 +198,6 @@ def test_set_owners_refused_to_non_security(cc61, teams, personas, persona):
     assert not ActivityLog.objects.exclude(verb="catalog.loaded").exists()
 
 
-@OWNER_CHANGE_FAILS_ON_POSTGRES
 def test_set_owners_refused_to_deactivated_security(cc61, teams, personas):
     security = personas["security"]
     security.is_active = False
@@ -213,7 +207,6 @@ def test_set_owners_refused_to_deactivated_security(cc61, teams, personas):
     assert owners_of("CC6.1") == ("security", "security", None)
 
 
-@OWNER_CHANGE_FAILS_ON_POSTGRES
 def test_set_owners_rejects_unknown_role(cc61, teams, personas):
     with pytest.raises(ValidationError) as excinfo:
         services.criterion_set_owners(criterion=cc61, actor=personas["security"], owners={"auditor": teams["hr"]})

@@ -1,0 +1,162 @@
+"""seed_demo: the demo organisation, created once and never reverting what people changed."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+
+from controls import services
+from controls.models import Control, Criterion
+from controls.selectors import ownership_counts
+from soc2hub.models import ActivityLog, Membership, Team, User
+
+TEAMS = {
+    "security": "security", "legal": "legal", "hr": "hr", "engineering": "engineering",
+    "finance": "finance", "procurement": "procurement", "leadership": "leadership",
+}
+USERS = {
+    # username: (teams, groups)
+    "security": ({"security"}, {"Security"}),
+    "leadership": ({"leadership"}, {"Leadership"}),
+    "auditor": (set(), {"Auditors"}),
+    "legal": ({"legal"}, set()),
+    "hr": ({"hr"}, set()),
+    "engineering": ({"engineering"}, set()),
+    "finance": ({"finance"}, set()),
+    "procurement": ({"procurement"}, set()),
+}
+
+
+@pytest.fixture
+def seeded(db):
+    call_command("load_soc2_catalog")
+    call_command("seed_demo")
+
+
+def counts() -> dict:
+    return {
+        "teams": Team.objects.count(),
+        "users": User.objects.count(),
+        "groups": Group.objects.count(),
+        "memberships": Membership.objects.count(),
+        "controls": Control.objects.count(),
+        "control_criteria": Control.criteria.through.objects.count(),
+        "control_crosswalk": Control.crosswalk.through.objects.count(),
+        "log": ActivityLog.objects.count(),
+        "criterion_owners": list(Criterion.objects.order_by("code").values_list(
+            "business_owner", "control_owner", "evidence_owner")),
+        "control_rows": list(Control.objects.order_by("ref").values_list(
+            "ref", "name", "status", "business_owner", "control_owner", "evidence_owner")),
+        "users_rows": list(User.objects.order_by("username").values_list(
+            "username", "password", "is_active", "is_staff", "is_superuser")),
+    }
+
+
+def test_seven_teams_with_functions_and_leads(seeded):
+    assert {t.slug: t.function for t in Team.objects.all()} == TEAMS
+    for team in Team.objects.select_related("lead"):
+        assert team.lead is not None and team.memberships.filter(user=team.lead).exists(), team.slug
+
+
+def test_demo_users(seeded):
+    for username, (teams, groups) in USERS.items():
+        user = User.objects.get(username=username)
+        assert user.is_active, username
+        assert user.check_password(settings.DEMO_PASSWORD), username
+        assert set(user.teams.values_list("slug", flat=True)) == teams, username
+        assert set(user.groups.values_list("name", flat=True)) == groups, username
+        assert user.is_security == (username == "security"), username
+        assert user.is_leadership == (username == "leadership"), username
+        assert user.is_auditor == (username == "auditor"), username
+
+
+def test_about_forty_controls_mapped_and_owned(seeded):
+    controls = Control.objects.all()
+    assert 35 <= controls.count() <= 50
+    assert not controls.filter(criteria=None).exists()
+    control_owners = set(controls.exclude(control_owner=None).values_list("control_owner__slug", flat=True))
+    assert len(control_owners) >= 5  # spread across teams, not all security
+    assert len(set(controls.values_list("ref", flat=True))) == controls.count()
+    for control in controls:
+        control.full_clean()  # refs, choices and lengths are valid as if typed into the form
+
+
+def test_flags_show_in_the_demo(seeded):
+    security = User.objects.get(username="security")
+    figures = ownership_counts(user=security)
+    assert figures["total"] == 61
+    assert figures["security_only"] >= 1
+    assert figures["unassigned"] >= 1
+    assert figures["unassigned"] + figures["security_only"] < 30  # a few, not the whole matrix
+    cc72 = Criterion.objects.with_ownership_flags().get(code="CC7.2")
+    assert cc72.is_security_only
+
+
+def test_output_prints_the_logins(db, capsys):
+    call_command("load_soc2_catalog")
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert settings.DEMO_PASSWORD in out
+    for username in USERS:
+        assert username in out
+
+
+def test_seeding_twice_changes_nothing(seeded, capsys):
+    before = counts()
+    call_command("seed_demo")
+    assert counts() == before
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_reseed_keeps_an_owner_change_made_in_the_app(seeded):
+    security, hr = User.objects.get(username="security"), Team.objects.get(slug="hr")
+    services.criterion_set_owners(criterion=Criterion.objects.get(code="CC7.2"), actor=security,
+                                  owners={"control_owner": hr})
+    before = counts()
+    call_command("seed_demo")
+    assert Criterion.objects.get(code="CC7.2").control_owner == hr
+    assert counts() == before
+
+
+def test_reseed_keeps_owner_and_control_changes(seeded):
+    hr = Team.objects.get(slug="hr")
+    Criterion.objects.filter(code="CC7.2").update(control_owner=hr)
+    Criterion.objects.filter(code="CC6.5").update(business_owner=None, control_owner=None, evidence_owner=None)
+    control = Control.objects.order_by("ref").first()
+    control.name = "Renamed by a person"
+    control.save()
+    removed = Control.objects.order_by("ref").last().ref
+    Control.objects.filter(ref=removed).delete()
+    before = counts()
+
+    call_command("seed_demo")
+
+    assert counts() == before
+    assert Criterion.objects.get(code="CC7.2").control_owner == hr
+    assert not Control.objects.filter(ref=removed).exists()  # a deleted demo control stays deleted
+
+
+def test_reseed_keeps_a_changed_password_and_membership(seeded):
+    hr_user = User.objects.get(username="hr")
+    hr_user.set_password("a new and private passphrase")
+    hr_user.save()
+    Membership.objects.filter(user__username="finance").delete()
+    leadership = User.objects.get(username="leadership")
+    leadership.is_active = False
+    leadership.save()
+
+    call_command("seed_demo")
+
+    hr_user.refresh_from_db()
+    assert hr_user.check_password("a new and private passphrase")
+    assert not hr_user.check_password(settings.DEMO_PASSWORD)
+    assert not Membership.objects.filter(user__username="finance").exists()
+    assert not User.objects.get(username="leadership").is_active
+
+
+def test_seed_before_the_catalog_is_refused(db):
+    with pytest.raises(CommandError, match="load_soc2_catalog"):
+        call_command("seed_demo")
+    assert Team.objects.count() == 0
+    assert User.objects.count() == 0
+    assert ActivityLog.objects.count() == 0
