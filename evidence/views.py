@@ -76,6 +76,11 @@ def request_submit(request, pk):
     evidence_request = _get_request(request, pk)
     permissions.require(request.user, permissions.SUBMIT, evidence_request)
     form = EvidenceSubmitForm(request.POST, request.FILES)
+    refused = getattr(request, "upload_refused", None)
+    if refused:
+        form.is_valid()
+        form.add_error(None, refused)
+        return _request_page(request, evidence_request, submit_form=form, status=413)
     if form.is_valid():
         try:
             services.evidence_submit(request=evidence_request, actor=request.user, files=form.cleaned_data["files"],
