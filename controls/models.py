@@ -168,6 +168,10 @@ class Control(OwnedByTeams):
     evidence_standard = models.TextField(
         blank=True, help_text="What good evidence for this control looks like, written by Security."
     )
+    exception_lapsed_on = models.DateField(
+        null=True, blank=True,
+        help_text="Set when an approved exception covering this control expired: the control needs a look.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,6 @@
 """Reads of criteria and controls, scoped to the person asking."""
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 
 from controls.models import OWNER_ROLES, Control, Criterion
 from soc2hub import permissions
@@ -12,7 +12,12 @@ def criteria_for_matrix(*, user):
     qs = (
         Criterion.objects.with_owners()
         .with_ownership_flags()
-        .annotate(control_count=Count("controls", distinct=True))
+        .annotate(
+            control_count=Count("controls", distinct=True),
+            has_lapsed_exception=Exists(
+                Control.objects.filter(criteria=OuterRef("pk"), exception_lapsed_on__isnull=False)
+            ),
+        )
         .order_by("sort_order", "code")  # Meta.ordering does not apply to GROUP BY queries
     )
     return permissions.restrict(qs, user)

@@ -10,4 +10,6 @@ urlpatterns = [
     path("controls/new/", views.control_create, name="control_create"),
     path("controls/<str:ref>/", views.control_detail, name="control_detail"),
     path("controls/<str:ref>/edit/", views.control_edit, name="control_edit"),
+    path("controls/<str:ref>/exception-reviewed/", views.control_exception_lapse_clear,
+         name="control_exception_lapse_clear"),
 ]

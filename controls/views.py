@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from controls import selectors, services
 from evidence import selectors as evidence_selectors
 from evidence.models import EvidenceTemplate
+from exceptions import services as exception_services
 from controls.filtersets import ControlFilterSet, CriterionFilterSet
 from controls.forms import ControlForm, OwnerChangeForm
 from controls.models import OWNER_ROLE_LABELS, Control, Criterion
@@ -156,3 +157,12 @@ def control_edit(request, ref):
     control = get_object_or_404(permissions.restrict(Control.objects.all(), request.user), ref=ref)
     permissions.require(request.user, permissions.CHANGE, control)
     return _control_form_page(request, control=control)
+
+
+@login_required
+@require_POST
+def control_exception_lapse_clear(request, ref):
+    control = get_object_or_404(permissions.restrict(Control.objects.all(), request.user), ref=ref)
+    exception_services.control_exception_lapse_clear(control=control, actor=request.user)
+    messages.success(request, f"{control.ref} marked as reviewed after its exception expired.")
+    return redirect(control)

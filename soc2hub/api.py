@@ -7,6 +7,7 @@ from rest_framework import routers, serializers, viewsets
 from controls.api.serializers import TeamSerializer
 from controls.api.views import ControlViewSet, CriterionViewSet
 from evidence.api.views import EvidenceFileViewSet, EvidenceRequestViewSet, EvidenceTemplateViewSet, EvidenceViewSet
+from exceptions.api.views import ExceptionViewSet
 from soc2hub import permissions
 from soc2hub.models import ActivityLog, Team
 
@@ -50,6 +51,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("criteria", CriterionViewSet, basename="criterion")
 router.register("controls", ControlViewSet, basename="control")
 router.register("activity", ActivityLogViewSet, basename="activity")
+router.register("exceptions", ExceptionViewSet, basename="exception")
 router.register("evidence-templates", EvidenceTemplateViewSet, basename="evidencetemplate")
 router.register("evidence-requests", EvidenceRequestViewSet, basename="evidencerequest")
 router.register("evidence", EvidenceViewSet, basename="evidence")

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from controls.models import OWNER_ROLES, Control, CrosswalkReference, Criterion
 from evidence import services as evidence_services
+from exceptions import services as exception_services
 from soc2hub import jobs, notifications
 from soc2hub.models import ActivityLog, Membership, Role, Team, User
 from soc2hub.services import activity_record
@@ -157,6 +158,87 @@ def _evidence_history(templates, teams, security, today) -> None:
                 evidence_services.evidence_approve(evidence=evidence, reviewer=security)
 
 
+def _sign_all(exception, people) -> None:
+    content_sha256 = exception.content_sha256()
+    for person in people:
+        exception_services.exception_sign(
+            exception=exception, signer=person, decision="approve", typed_name=person.get_full_name(),
+            password=settings.DEMO_PASSWORD, content_sha256=content_sha256, ip_address="127.0.0.1",
+        )
+
+
+def _exceptions(teams, result) -> None:
+    """A few exceptions in different states: signed, awaiting signatures, expiring this week,
+    a draft, and one that expires tomorrow and then puts its control back in view."""
+    people = {u.username: u for u in User.objects.filter(
+        username__in=["security", "leadership", "finance", "engineering", "hr", "procurement", "legal"])}
+    security, leadership, finance = people["security"], people["leadership"], people["finance"]
+    today = timezone.localdate()
+    controls = {c.ref: c for c in Control.objects.all()}
+
+    def create(actor, **fields):
+        return exception_services.exception_create(actor=actor, **fields)
+
+    def submit_and_review(exception, actor, note):
+        exception_services.exception_submit(exception=exception, actor=actor)
+        exception_services.exception_review(exception=exception, reviewer=security, recommendation="approve",
+                                            note=note)
+
+    contractor = create(
+        people["engineering"], type="access", title="Contractor keeps production database access during migration",
+        description="Two contractors from the database migration vendor keep read-write access to the production "
+                    "database for 60 days beyond the 30-day contractor limit in the access policy.",
+        justification="The migration cut-over is scheduled for next month; replacing the contractors now would "
+                      "delay it by a quarter.",
+        likelihood=3, impact=4, compensating_controls="Access through the bastion only, session recording on, "
+        "weekly review of their queries by the database lead.",
+        requesting_team=teams["engineering"], business_owner=teams["engineering"],
+        expires_on=today + dt.timedelta(days=60), controls=[controls["ENG-09"]],
+        criteria=Criterion.objects.filter(code__in=["CC6.1", "CC6.3"]),
+    )
+    submit_and_review(contractor, people["engineering"], "Acceptable for 60 days with session recording.")
+    _sign_all(contractor, [finance, leadership])
+
+    vendor = create(
+        people["procurement"], type="vendor", title="Payroll vendor onboarded before its SOC 2 report arrives",
+        description="The new payroll provider has not yet issued its SOC 2 Type II report.",
+        justification="The previous provider's contract ends this month.",
+        likelihood=2, impact=3, compensating_controls="Security questionnaire completed; bridge letter requested.",
+        requesting_team=teams["procurement"], business_owner=teams["finance"],
+        expires_on=today + dt.timedelta(days=5), controls=[controls["PRC-01"]],
+    )
+    submit_and_review(vendor, people["procurement"], "Low data exposure; the report is due within the week.")
+    _sign_all(vendor, [leadership])
+
+    hires = create(
+        people["hr"], type="policy", title="Two urgent hires start before background checks complete",
+        description="Two support engineers start on Monday; their background checks finish next week.",
+        justification="Customer commitments for the holiday support rota.",
+        likelihood=2, impact=2, compensating_controls="No production access until the checks are complete.",
+        requesting_team=teams["hr"], business_owner=teams["hr"], expires_on=today + dt.timedelta(days=30),
+        controls=[controls["HR-01"]],
+    )
+    submit_and_review(hires, people["hr"], "Fine with no production access until cleared.")
+
+    create(
+        people["legal"], type="policy", title="Customer-specific data retention term",
+        description="A customer contract requires 10-year retention of audit logs, beyond our 7-year standard.",
+        justification="Large enterprise deal.", likelihood=1, impact=2, requesting_team=teams["legal"],
+        business_owner=teams["legal"], expires_on=today + dt.timedelta(days=180),
+    )
+
+    backups = create(
+        people["engineering"], type="control_deviation", title="Restore test skipped during datacentre move",
+        description="The half-yearly restore test was postponed while the backup system moved region.",
+        justification="The backup system was read-only during the move.", likelihood=2, impact=4,
+        compensating_controls="Backups verified by checksum daily.", requesting_team=teams["engineering"],
+        business_owner=teams["engineering"], expires_on=today + dt.timedelta(days=1), controls=[controls["ENG-04"]],
+    )
+    submit_and_review(backups, people["engineering"], "Acceptable for the move only.")
+    _sign_all(backups, [leadership])  # expires tomorrow: the daily job then flags ENG-04 for review
+    result.created.append("exceptions")
+
+
 @transaction.atomic
 def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
     if not Criterion.objects.exists():
@@ -168,6 +250,8 @@ def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
     if result.first_run:
         _owners_and_controls(data, teams, result)
         _evidence(data, teams, result)
+        with notifications.suppressed():
+            _exceptions(teams, result)
     if result.created:
         activity_record(
             actor=None,

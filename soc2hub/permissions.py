@@ -24,6 +24,8 @@ from rest_framework import permissions as drf_permissions
 
 from controls.models import Control, Criterion
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
+from exceptions.models import ExceptionRecord
+from exceptions.signers import required_signer_roles, signer_roles_of
 from soc2hub.models import ActivityLog, Membership, Notification, Team
 
 VIEW = "view"
@@ -34,6 +36,9 @@ MANAGE = "manage"
 SUBMIT = "submit"
 REVIEW = "review"
 DOWNLOAD = "download"
+SIGN = "sign"
+REVOKE = "revoke"
+CLOSE = "close"
 
 
 class Denied(str):
@@ -156,6 +161,53 @@ def _own_notification(user, notification) -> bool:
     return _signed_in(user) and (isinstance(notification, type) or notification.user_id == user.pk)
 
 
+def _exception_view(user, exception) -> bool:
+    """Exceptions are seen by Security, Leadership, Finance (it signs access exceptions), the
+    requesting team and the business owner's team."""
+    if not _signed_in(user):
+        return False
+    if user.is_security or user.is_leadership or isinstance(exception, type):
+        return True
+    return bool(signer_roles_of(user)) or bool(
+        {exception.requesting_team_id, exception.business_owner_id} & user.team_ids()
+    )
+
+
+def _exception_add(user, obj) -> bool:
+    """Any team member requests an exception for their own team; Security for any team."""
+    return _signed_in(user) and (user.is_security or bool(user.team_ids()))
+
+
+def _exception_requester(user, exception) -> bool:
+    """The requesting team (and Security) edit, submit and close their exception."""
+    if _security(user):
+        return True
+    if isinstance(exception, type):
+        return False
+    return _team_member(user, exception.requesting_team_id) or Denied(
+        "Only the requesting team or Security can do this."
+    )
+
+
+def _exception_review(user, exception) -> bool:
+    """Security reviews and recommends."""
+    return _security(user)
+
+
+def _exception_sign(user, exception) -> bool:
+    """A person holding one of the signer roles this exception's type requires."""
+    if isinstance(exception, type) or not _signed_in(user):
+        return False
+    if set(required_signer_roles(exception)) & signer_roles_of(user):
+        return True
+    return Denied(f"You are not a required signer for {exception.get_type_display().lower()} exceptions.")
+
+
+def _exception_revoke(user, exception) -> bool:
+    """Security or Leadership may revoke an exception."""
+    return _signed_in(user) and (user.is_security or user.is_leadership)
+
+
 RULES: dict[tuple[type[models.Model], str], Callable] = {
     (Criterion, VIEW): _catalog_view,
     (Criterion, CHANGE_OWNERS): _change_owners,
@@ -175,6 +227,14 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (Evidence, REVIEW): _evidence_review,
     (EvidenceFile, DOWNLOAD): _file_download,
     (CalendarFeed, MANAGE): _calendar_manage,
+    (ExceptionRecord, VIEW): _exception_view,
+    (ExceptionRecord, ADD): _exception_add,
+    (ExceptionRecord, CHANGE): _exception_requester,
+    (ExceptionRecord, SUBMIT): _exception_requester,
+    (ExceptionRecord, CLOSE): _exception_requester,
+    (ExceptionRecord, REVIEW): _exception_review,
+    (ExceptionRecord, SIGN): _exception_sign,
+    (ExceptionRecord, REVOKE): _exception_revoke,
     (Notification, VIEW): _own_notification,
     (Notification, CHANGE): _own_notification,
 }
@@ -239,6 +299,13 @@ def _scope_review_queue(queryset, user):
     return queryset.filter(request__template__reviewer_group_id__in=user.groups.values("id"))
 
 
+def _scope_exceptions(queryset, user):
+    if user.is_security or user.is_leadership or signer_roles_of(user):
+        return queryset
+    mine = _my_team_ids(user)
+    return queryset.filter(Q(requesting_team_id__in=mine) | Q(business_owner_id__in=mine))
+
+
 def _scope_own(queryset, user):
     return queryset.filter(user=user)
 
@@ -256,6 +323,7 @@ SCOPES: dict[tuple[type[models.Model], str], Callable] = {
     (Evidence, VIEW): _scope_requests("request_id"),
     (EvidenceFile, DOWNLOAD): _scope_requests("evidence__request_id"),
     (Evidence, REVIEW): _scope_review_queue,
+    (ExceptionRecord, VIEW): _scope_exceptions,
     (Notification, VIEW): _scope_own,
     (Notification, CHANGE): _scope_own,
     (CalendarFeed, MANAGE): _scope_team_feeds,

@@ -256,6 +256,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 
@@ -268,5 +270,20 @@ EVIDENCE_ALLOWED_TYPES = env.list(
 # Reminders go to the owning team this many days before the due date, then on the day.
 EVIDENCE_REMINDER_DAYS = sorted(env.list("EVIDENCE_REMINDER_DAYS", cast=int, default=[7, 1]), reverse=True)
 EVIDENCE_DUE_SOON_DAYS = env.int("EVIDENCE_DUE_SOON_DAYS", default=14)
+# Exceptions: the longest an exception may run, and who must sign each type
+# ("type=role+role;..."; roles: leadership = the Leadership group, finance = Finance teams).
+EXCEPTION_MAX_DAYS = env.int("EXCEPTION_MAX_DAYS", default=365)
+EXCEPTION_SIGNERS = {
+    kind: roles.split("+")
+    for kind, roles in (
+        item.split("=", 1)
+        for item in env.str(
+            "EXCEPTION_SIGNERS",
+            default="access=leadership+finance;policy=leadership;control_deviation=leadership;vendor=leadership",
+        ).split(";")
+        if "=" in item
+    )
+}
+EXCEPTION_REMINDER_DAYS = sorted(env.list("EXCEPTION_REMINDER_DAYS", cast=int, default=[30, 7, 1]), reverse=True)
 # Requests larger than this many bytes are refused before Django reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # non-file form fields

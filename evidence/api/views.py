@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -31,6 +31,11 @@ def _as_drf_error(exc: DjangoValidationError) -> ValidationError:
         return ValidationError({api_settings.NON_FIELD_ERRORS_KEY if field == "__all__" else field: messages
                                 for field, messages in exc.message_dict.items()})
     return ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
+
+
+class UploadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"
 
 
 class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -120,11 +125,16 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(
         request={"multipart/form-data": EvidenceSubmitSerializer},
-        responses={201: EvidenceSerializer},
+        responses={201: EvidenceSerializer,
+                   413: OpenApiResponse(description="A file is over the upload limit; nothing was stored.")},
         summary="Submit evidence to a request",
     )
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
+        data = request.data  # parsing runs the upload handlers, which stop an oversized file mid-stream
+        refused = getattr(request, "upload_refused", None)  # see soc2hub.uploads
+        if refused:
+            raise UploadTooLarge(refused)
+        serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:

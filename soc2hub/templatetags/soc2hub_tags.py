@@ -83,3 +83,8 @@ VERB_LABELS = {
 @register.filter
 def verb_label(verb: str) -> str:
     return VERB_LABELS.get(verb, verb)
+
+
+@register.filter
+def days_to_expiry(exception, today):
+    return exception.days_to_expiry(today)

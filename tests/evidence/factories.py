@@ -47,14 +47,16 @@ def make_template(team, *, control=None, cadence=Cadence.QUARTERLY, starts_on=dt
 
 def make_request(template, *, due_on, period_start=None, status=RequestStatus.OPEN, opens_on=None,
                  label=None) -> EvidenceRequest:
-    """One period's request with the due date the test needs (the period is the template's
-    period containing ``period_start``, by default the one just before ``due_on``)."""
-    period = period_containing(template.cadence if template.cadence != Cadence.ONE_OFF else "monthly",
-                               period_start or due_on - dt.timedelta(days=template.due_days_after_period_end))
+    """One period's request with the due date the test needs. The period is the template's
+    period containing ``period_start`` (by default the day ``due_on`` implies for the period end)."""
+    nominal_end = due_on - dt.timedelta(days=template.due_days_after_period_end)
+    cadence = "monthly" if template.cadence == Cadence.ONE_OFF else template.cadence
+    period = period_containing(cadence, period_start or nominal_end)
     return EvidenceRequest.objects.create(
         template=template, control=template.control, owner_team=template.owner_team, title=template.title,
         period_start=period.start, period_end=period.end, period_label=label or period.label,
-        opens_on=opens_on or min(period.end, due_on), due_on=due_on, status=status,
+        opens_on=opens_on or nominal_end + dt.timedelta(days=template.opens_days_after_period_end),
+        due_on=due_on, status=status,
     )
 
 

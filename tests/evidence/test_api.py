@@ -18,7 +18,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from evidence import services
-from evidence.models import Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate, RequestStatus
+from evidence.models import (
+    Evidence,
+    EvidenceFile,
+    EvidenceRequest,
+    EvidenceStatus,
+    EvidenceTemplate,
+    RequestStatus,
+)
 from soc2hub.models import ActivityLog
 from tests.factories import ControlFactory, member_of
 
@@ -329,7 +336,19 @@ def test_bad_upload_is_refused_and_nothing_stored(files, message, personas, worl
     assert stored() == before
 
 
-def test_file_over_the_limit_is_refused(settings, personas, world, client_for):
+def test_file_over_the_limit_is_refused_while_it_streams_in(settings, personas, world, client_for):
+    settings.EVIDENCE_MAX_UPLOAD_BYTES = 50
+    before = stored()
+    response = upload(client_for(personas["owner"]), world["hr_request"].pk,
+                      SimpleUploadedFile("small.csv", b"a,b\n"), SimpleUploadedFile("big.pdf", PDF))
+    assert response.status_code == 413
+    assert response.json() == {"detail": "“big.pdf” is over the 0 MB limit; nothing was stored."}
+    assert stored() == before
+
+
+def test_the_service_checks_the_limit_too(settings, personas, world, client_for):
+    """Without the streaming handler (another deployment's settings), the service still refuses."""
+    settings.FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
     settings.EVIDENCE_MAX_UPLOAD_BYTES = 50
     before = stored()
     response = upload(client_for(personas["owner"]), world["hr_request"].pk, SimpleUploadedFile("big.pdf", PDF))
@@ -401,6 +420,13 @@ def test_approving_twice_is_refused(personas, world, client_for):
     assert returned.status_code == 400
     assert ActivityLog.objects.filter(verb="evidence.approved").count() == 1
     assert Evidence.objects.get(pk=evidence.pk).status == EvidenceStatus.APPROVED
+    # An approved request takes no more evidence.
+    before = stored()
+    late = upload(client_for(personas["owner"]), world["hr_request"].pk, SimpleUploadedFile("late.pdf", PDF))
+    assert late.status_code == 400
+    assert late.json() == {"non_field_errors": [
+        "This request is approved; evidence is accepted while it is open or returned."]}
+    assert stored() == before
 
 
 def test_the_uploader_cannot_review_their_own_evidence(security_in_hr, world, client_for):

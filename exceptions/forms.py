@@ -1,0 +1,64 @@
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from controls.models import Control, Criterion
+from exceptions.models import ExceptionRecord, Recommendation, SignatureDecision
+from soc2hub.models import Team
+
+
+class ExceptionForm(forms.ModelForm):
+    controls = forms.ModelMultipleChoiceField(
+        queryset=Control.objects.order_by("ref"), required=False, widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="The controls this exception deviates from. Teams can choose only controls they own.",
+    )
+    criteria = forms.ModelMultipleChoiceField(
+        queryset=Criterion.objects.order_by("sort_order"), required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+
+    class Meta:
+        model = ExceptionRecord
+        fields = ["type", "title", "requesting_team", "business_owner", "description", "justification",
+                  "likelihood", "impact", "compensating_controls", "controls", "criteria", "expires_on"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "justification": forms.Textarea(attrs={"rows": 3}),
+            "compensating_controls": forms.Textarea(attrs={"rows": 3}),
+            "expires_on": forms.DateInput(attrs={"type": "date"}),
+            "likelihood": forms.Select(choices=[(n, n) for n in range(1, 6)]),
+            "impact": forms.Select(choices=[(n, n) for n in range(1, 6)]),
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        teams = Team.objects.order_by("name")
+        if not user.is_security:
+            teams = teams.filter(memberships__user=user)
+        self.fields["requesting_team"].queryset = teams
+        today = timezone.localdate()
+        self.fields["expires_on"].help_text = (
+            f"Required; at most {settings.EXCEPTION_MAX_DAYS} days ahead "
+            f"(by {today + timezone.timedelta(days=settings.EXCEPTION_MAX_DAYS):%d %b %Y})."
+        )
+        if self.instance.pk:
+            self.fields["requesting_team"].disabled = True
+
+
+class ReviewForm(forms.Form):
+    recommendation = forms.ChoiceField(choices=Recommendation.choices, widget=forms.RadioSelect(attrs={"class": "form-check-input"}))
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000,
+                           label="Why — the signers read this")
+
+
+class SignForm(forms.Form):
+    decision = forms.ChoiceField(choices=SignatureDecision.choices, widget=forms.RadioSelect(attrs={"class": "form-check-input"}))
+    typed_name = forms.CharField(max_length=200, label="Type your full name")
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                               label="Your password")
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+    content_sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)

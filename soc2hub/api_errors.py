@@ -1,0 +1,12 @@
+"""A service's ValidationError as the API's 400, keyed by field where the service named one."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
+
+
+def as_drf_error(exc: DjangoValidationError) -> ValidationError:
+    if hasattr(exc, "error_dict"):
+        return ValidationError({api_settings.NON_FIELD_ERRORS_KEY if field == "__all__" else field: messages
+                                for field, messages in exc.message_dict.items()})
+    return ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
