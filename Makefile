@@ -69,3 +69,12 @@ test: install-test ## run the test suite (pass options with PYTEST_ARGS="-k owne
 
 clean: ## remove the virtualenv and all local data under var/
 	rm -rf .venv var staticfiles .pytest_cache test-artifacts *.egg-info
+
+# --- benchmark ---------------------------------------------------------------------
+# An enterprise-sized organisation in its own database (never the dev one), then the daily
+# job's and the busiest pages' timings. BENCH_DATABASE_URL=postgres://.../soc2hub_bench for PostgreSQL.
+BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench/soc2hub_bench.sqlite3
+.PHONY: bench
+bench: install ## generate the benchmark organisation and measure the daily job and pages (bench/README.md)
+	$(PY) bench/generate.py --database-url '$(BENCH_DATABASE_URL)'
+	$(PY) bench/run.py --database-url '$(BENCH_DATABASE_URL)'

@@ -191,7 +191,7 @@ def build_controls(rng, teams, n_controls):
         topic = CONTROL_TOPICS[i % len(CONTROL_TOPICS)]
         controls.append(Control(
             ref=f"{prefixes[slug]}-{counters[slug]:03d}",
-            name=f"{topic} — {rng.choice(SYSTEMS)}",
+            name=f"{topic} - {rng.choice(SYSTEMS)}",  # ASCII: see README on non-ASCII subjects
             description=f"{topic} for {rng.choice(SYSTEMS)}, run by {control_owner.name}.",
             frequency=rng.choice(["monthly", "quarterly", "quarterly", "annual", "continuous"]),
             automation=rng.choice(["manual", "manual", "automated"]),

@@ -169,12 +169,15 @@ def run_jobs(day):
         started = time.perf_counter()
         result = jobs.run_daily_jobs(day)
         seconds = time.perf_counter() - started
+    per_person = Counter(to for message in mail.outbox for to in message.to)
     return {
         "as_of": day.isoformat(),
         "seconds": round(seconds, 3),
         "queries": counter.count,
         "sql_seconds": round(counter.seconds, 3),
         "emails": len(mail.outbox),
+        "emails_max_per_person": max(per_person.values(), default=0),
+        "emails_busiest_inbox": per_person.most_common(1)[0][0] if per_person else None,
         "notifications": Notification.objects.count() - notifications_before,
         "jobs": result,
     }
@@ -200,7 +203,7 @@ def measure_jobs(as_of, steady_runs):
         if run:
             print(f"  {label:<34} {run['as_of']}  {run['seconds']:7.2f} s  {run['queries']:>7} queries "
                   f"({run['sql_seconds']:.2f} s SQL)  opened {_opened(run):>4}  reminders {_reminders(run):>4}  "
-                  f"e-mails {run['emails']:>5}", flush=True)
+                  f"e-mails {run['emails']:>5} (up to {run['emails_max_per_person']} per person)", flush=True)
     return {"steady_state": steady_median, "steady_state_all_seconds": [r["seconds"] for r in steady],
             "catch_up": catch_up, "quarter_end": peak}
 

@@ -208,8 +208,8 @@ def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = ""
             for upload, info in zip(files, inspected, strict=True):
                 record = EvidenceFile(evidence=evidence, original_name=info.name, size=info.size,
                                       sha256=info.sha256, content_type=info.content_type, uploaded_by=actor)
+                stored.append(record)  # before the write: a half-written file is cleaned up too
                 record.file.save(info.name, upload, save=False)
-                stored.append(record)
                 record.save()
             _move_request(
                 request, RequestStatus.SUBMITTED, actor=actor, verb="evidence.submitted", message=note,
@@ -219,7 +219,8 @@ def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = ""
             return evidence
     except Exception:
         for record in stored:
-            record.file.storage.delete(record.file.name)
+            if record.file.name:
+                record.file.storage.delete(record.file.name)
         raise
 
 

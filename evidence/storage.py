@@ -32,6 +32,10 @@ BINARY_TYPES = {
 }
 # Office files are ZIP archives; these members tell which kind.
 OOXML_MARKERS = {".xlsx": "xl/workbook.xml", ".docx": "word/document.xml"}
+UNMISTAKABLE_SIGNATURES = {
+    "application/pdf", "application/zip", "application/gzip", "application/x-7z-compressed", "application/x-rar-compressed",
+    "image/png", "image/jpeg", "image/gif", "image/webp", "application/x-executable", "application/x-msdownload",
+}
 ZIP_FAMILY = {"application/zip", *(BINARY_TYPES[ext] for ext in OOXML_MARKERS)}
 
 
@@ -41,6 +45,15 @@ class InspectedFile:
     size: int
     sha256: str
     content_type: str
+
+
+def human_size(num_bytes: float) -> str:
+    """1536 -> '1.5 KB'; 52428800 -> '50 MB'."""
+    for unit in ("bytes", "KB", "MB"):
+        if num_bytes < 1024:
+            return f"{num_bytes:.0f} {unit}" if unit == "bytes" else f"{num_bytes:.3g} {unit}"
+        num_bytes /= 1024
+    return f"{num_bytes:.3g} GB"
 
 
 def allowed_extensions() -> list[str]:
@@ -78,7 +91,7 @@ def inspect_upload(uploaded) -> InspectedFile:
                               f"Accepted: {', '.join(allowed)}.")
     limit = settings.EVIDENCE_MAX_UPLOAD_BYTES
     if uploaded.size is not None and uploaded.size > limit:
-        raise ValidationError(f"{label} is {uploaded.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.")
+        raise ValidationError(f"{label} is {human_size(uploaded.size)}; the limit is {human_size(limit)}.")
 
     digest = hashlib.sha256()
     head = b""
@@ -88,7 +101,7 @@ def inspect_upload(uploaded) -> InspectedFile:
     for chunk in uploaded.chunks():
         size += len(chunk)
         if size > limit:
-            raise ValidationError(f"{label} is over the {limit / 1_048_576:.0f} MB limit.")
+            raise ValidationError(f"{label} is over the {human_size(limit)} limit.")
         digest.update(chunk)
         if len(head) < SNIFF_BYTES:
             head += chunk[: SNIFF_BYTES - len(head)]
@@ -105,7 +118,10 @@ def inspect_upload(uploaded) -> InspectedFile:
 
     kind = filetype.guess(head)
     if ext in TEXT_TYPES:
-        if kind is not None:
+        # Text is judged as text: valid UTF-8 without NUL bytes (checked above). Short magic
+        # numbers ("BM", "ID3") match ordinary words, so only long, unambiguous signatures
+        # (a PDF or an archive renamed .txt) count against it.
+        if kind is not None and kind.mime in UNMISTAKABLE_SIGNATURES:
             raise ValidationError(f"{label} looks like {_describe(kind)}, not {ext} text.")
         if text_decoder is not None:
             try:

@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from evidence import calendar, selectors, services
@@ -34,7 +33,6 @@ def request_list(request):
         "filterset": filterset,
         "page": page,
         "counts": selectors.request_counts(user=request.user),
-        "today": timezone.localdate(),
         "my_teams": Team.objects.filter(memberships__user=request.user),
     })
 
@@ -54,7 +52,6 @@ def _request_page(request, evidence_request, *, submit_form=None, return_form=No
         "return_form": return_form or EvidenceReturnForm(),
         "allowed_extensions": allowed_extensions(),
         "max_upload_mb": settings.EVIDENCE_MAX_UPLOAD_BYTES // (1024 * 1024),
-        "today": timezone.localdate(),
     }, status=status)
 
 
@@ -97,7 +94,7 @@ def request_submit(request, pk):
 @login_required
 def review_queue(request):
     page = Paginator(selectors.review_queue(user=request.user), PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "evidence/review_queue.html", {"page": page, "today": timezone.localdate()})
+    return render(request, "evidence/review_queue.html", {"page": page})
 
 
 def _after_review(request, evidence):
@@ -240,8 +237,11 @@ def calendar_feed(request, token):
 def calendar_manage(request, slug):
     team = get_object_or_404(permissions.restrict(Team.objects.all(), request.user), slug=slug)
     if request.POST.get("action") == "revoke":
+        feed_id = request.POST.get("feed", "")
+        if not feed_id.isdigit():
+            raise Http404("No such calendar link.")
         feed = get_object_or_404(permissions.restrict(CalendarFeed.objects.filter(team=team), request.user,
-                                                      permissions.MANAGE), pk=request.POST.get("feed"))
+                                                      permissions.MANAGE), pk=feed_id)
         services.calendar_feed_revoke(feed=feed, actor=request.user)
         messages.success(request, "Calendar link revoked; calendars using it stop updating.")
     else:

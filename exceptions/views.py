@@ -38,7 +38,7 @@ def register(request):
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "exceptions/register.html", {
-        "filterset": filterset, "page": page, "today": timezone.localdate(),
+        "filterset": filterset, "page": page,
         "counts": selectors.exception_counts(user=request.user),
         "can_add": permissions.can(request.user, permissions.ADD, ExceptionRecord),
     })
@@ -94,7 +94,6 @@ def detail(request, pk, *, review_form=None, reason_form=None, status=200):
         "required_roles": required_signer_roles(exception),
         "versions": exception.versions.all(),
         "history": selectors.exception_history(exception),
-        "today": timezone.localdate(),
         "can_edit": permissions.can(user, permissions.CHANGE, exception)
         and exception.status in (ExceptionStatus.DRAFT, ExceptionStatus.SUBMITTED, ExceptionStatus.UNDER_REVIEW,
                                  ExceptionStatus.APPROVED),

@@ -1,3 +1,5 @@
+from django.utils import timezone
+
 from soc2hub.models import Notification
 
 
@@ -8,6 +10,7 @@ def roles(request):
     if signed_in:
         unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
     return {
+        "today": timezone.localdate(),
         "unread_notifications": unread,
         "user_is_security": signed_in and user.is_security,
         "user_is_leadership": signed_in and user.is_leadership,

@@ -129,6 +129,12 @@ def _evidence_view(user, evidence) -> bool:
     return _request_view(user, evidence if isinstance(evidence, type) else evidence.request)
 
 
+def _evidence_add(user, obj) -> bool:
+    """Anyone signed in may try to submit; whether they may submit to *this* request is the
+    request's SUBMIT rule, checked by the service."""
+    return _signed_in(user)
+
+
 def _evidence_review(user, evidence) -> bool:
     """Members of the request's reviewing group (Security by default) review evidence,
     never their own: whoever submitted or uploaded it cannot approve or return it."""
@@ -224,6 +230,7 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (EvidenceRequest, VIEW): _request_view,
     (EvidenceRequest, SUBMIT): _request_submit,
     (Evidence, VIEW): _evidence_view,
+    (Evidence, ADD): _evidence_add,
     (Evidence, REVIEW): _evidence_review,
     (EvidenceFile, DOWNLOAD): _file_download,
     (CalendarFeed, MANAGE): _calendar_manage,
@@ -355,9 +362,16 @@ class ApiPermission(drf_permissions.BasePermission):
     def has_permission(self, request, view):
         if not _signed_in(request.user):
             return False
-        if view.action == "create":
-            return can(request.user, self._action(request, view), view.get_queryset().model)
+        model = view.get_queryset().model
+        if view.action in ("create", "list"):
+            # A list is refused outright when the model's rule refuses the whole kind of row
+            # (e.g. the activity log for a team member); otherwise restrict() filters it.
+            return can(request.user, self._action(request, view), model)
         return True  # the object decides, in has_object_permission
 
     def has_object_permission(self, request, view, obj):
-        return can(request.user, self._action(request, view), obj)
+        rule = RULES.get((_model_of(obj), self._action(request, view)))
+        verdict = rule(request.user, obj) if rule else False
+        if isinstance(verdict, Denied):
+            self.message = str(verdict)  # DRF makes a permission object per request
+        return bool(verdict)

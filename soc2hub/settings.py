@@ -223,11 +223,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Criteria, controls, owners and the SOC 2 programme around them.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a ``status`` with its own choices; name each set after its model.
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "evidence.models.RequestStatus",
         "EvidenceStatusEnum": "evidence.models.EvidenceStatus",
+        "SignatureDecisionEnum": "exceptions.models.SignatureDecision",
+        "ExceptionStatusEnum": "exceptions.models.ExceptionStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from evidence.storage import safe_filename
+from evidence.storage import human_size, safe_filename
 
 
 class SizeLimitUploadHandler(FileUploadHandler):
@@ -24,7 +24,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
             except Exception:
                 name = "A file"
             self.request.upload_refused = (
-                f"“{name}” is over the {limit / 1_048_576:.0f} MB limit; nothing was stored."
+                f"“{name}” is over the {human_size(limit)} limit; nothing was stored."
             )
             raise StopUpload(connection_reset=False)
         return raw_data

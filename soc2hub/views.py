@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -104,7 +104,9 @@ def notification_list(request):
 def notifications_mark_read(request):
     """Mark one notification (``id``) or all of the user's notifications as read."""
     qs = permissions.restrict(Notification.objects.filter(read_at__isnull=True), request.user, permissions.CHANGE)
-    if request.POST.get("id"):
+    if "id" in request.POST:
+        if not request.POST["id"].isdigit():
+            return HttpResponseBadRequest("Which notification? The id must be a number.")
         qs = qs.filter(pk=request.POST["id"])
     qs.update(read_at=timezone.now())
     target = request.POST.get("next", "")

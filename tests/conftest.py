@@ -14,6 +14,7 @@ from tests.factories import PASSWORD, Role, TeamFactory, UserFactory, member_of
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
 def missing(what: str):

@@ -1,15 +1,10 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, viewsets
-from rest_framework.exceptions import ValidationError
 
 from controls import selectors, services
 from controls.api.serializers import ControlSerializer, CriterionSerializer
 from controls.filtersets import ControlFilterSet, CriterionFilterSet
-from controls.models import Control
-
-
-def _as_drf_error(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+from soc2hub.api_errors import as_drf_error
 
 
 class CriterionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
@@ -54,7 +49,7 @@ class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                 actor=self.request.user, criteria=data.pop("criteria"), crosswalk=data.pop("crosswalk", []), **data
             )
         except DjangoValidationError as exc:
-            raise _as_drf_error(exc) from exc
+            raise as_drf_error(exc) from exc
         serializer.instance = self.get_queryset().get(pk=control.pk)
 
     def perform_update(self, serializer):
@@ -69,5 +64,5 @@ class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                 **data,
             )
         except DjangoValidationError as exc:
-            raise _as_drf_error(exc) from exc
+            raise as_drf_error(exc) from exc
         serializer.instance = self.get_queryset().get(pk=control.pk)

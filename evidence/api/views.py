@@ -7,9 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from evidence import selectors, services
 from evidence.api.serializers import (
@@ -23,14 +22,7 @@ from evidence.filtersets import EvidenceRequestFilterSet, EvidenceTemplateFilter
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
 from evidence.views import file_attachment
 from soc2hub import permissions
-
-
-def _as_drf_error(exc: DjangoValidationError) -> ValidationError:
-    """A service's refusal as a 400, keyed by field where the service named one."""
-    if hasattr(exc, "error_dict"):
-        return ValidationError({api_settings.NON_FIELD_ERRORS_KEY if field == "__all__" else field: messages
-                                for field, messages in exc.message_dict.items()})
-    return ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
+from soc2hub.api_errors import as_drf_error
 
 
 class UploadTooLarge(APIException):
@@ -54,7 +46,7 @@ class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         try:
             template = services.template_create(actor=self.request.user, **serializer.validated_data)
         except DjangoValidationError as exc:
-            raise _as_drf_error(exc) from exc
+            raise as_drf_error(exc) from exc
         serializer.instance = self.get_queryset().get(pk=template.pk)
 
     def perform_update(self, serializer):
@@ -62,7 +54,7 @@ class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             template = services.template_update(template=serializer.instance, actor=self.request.user,
                                                 **serializer.validated_data)
         except DjangoValidationError as exc:
-            raise _as_drf_error(exc) from exc
+            raise as_drf_error(exc) from exc
         serializer.instance = self.get_queryset().get(pk=template.pk)
 
 
@@ -99,9 +91,6 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     filterset_fields = ["request", "status"]
     ordering_fields = ["submitted_at"]
     permission_actions = {
-        # Anyone who may see evidence may try to submit; ``evidence_submit`` then requires
-        # ``submit`` on the chosen request (its owning team), as the upload page does.
-        "create": permissions.VIEW,
         "approve": permissions.REVIEW,
         "reject": permissions.REVIEW,
     }
@@ -142,7 +131,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                                                 files=request.FILES.getlist("files"),
                                                 note=data["note"], link=data["link"])
         except DjangoValidationError as exc:
-            raise _as_drf_error(exc) from exc
+            raise as_drf_error(exc) from exc
         return self._stored(evidence, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: EvidenceSerializer}, operation_id="evidence_approve",
@@ -153,7 +142,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         try:
             services.evidence_approve(evidence=evidence, reviewer=request.user)
         except DjangoValidationError as exc:
-            raise _as_drf_error(exc) from exc
+            raise as_drf_error(exc) from exc
         return self._stored(evidence)
 
     @extend_schema(request=EvidenceReturnSerializer, responses={200: EvidenceSerializer},
@@ -167,7 +156,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             services.evidence_return(evidence=evidence, reviewer=request.user,
                                      reason=serializer.validated_data["reason"])
         except DjangoValidationError as exc:
-            raise _as_drf_error(exc) from exc
+            raise as_drf_error(exc) from exc
         return self._stored(evidence)
 
 

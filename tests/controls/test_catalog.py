@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from controls.catalog import DEFAULT_CATALOG, load_catalog
-from controls.models import CrosswalkReference, Criterion
+from controls.models import Criterion, CrosswalkReference
 from soc2hub.models import ActivityLog
 
 SERIES_COUNTS = {

@@ -342,7 +342,7 @@ def test_file_over_the_limit_is_refused_while_it_streams_in(settings, personas, 
     response = upload(client_for(personas["owner"]), world["hr_request"].pk,
                       SimpleUploadedFile("small.csv", b"a,b\n"), SimpleUploadedFile("big.pdf", PDF))
     assert response.status_code == 413
-    assert response.json() == {"detail": "“big.pdf” is over the 0 MB limit; nothing was stored."}
+    assert response.json() == {"detail": "“big.pdf” is over the 50 bytes limit; nothing was stored."}
     assert stored() == before
 
 

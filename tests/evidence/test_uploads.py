@@ -29,8 +29,6 @@ from tests.evidence.factories import (
     MINIMAL_PDF,
     WINDOWS_EXE,
     docx_bytes,
-    make_request,
-    make_template,
     pdf,
     png_bytes,
     stored_files,
@@ -96,6 +94,16 @@ def test_refused_files(name, content, message):
     with pytest.raises(ValidationError) as caught:
         inspect_upload(upload(name, content, "application/pdf"))
     assert message in " ".join(caught.value.messages)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("health.csv", b"BMI,team\n21.5,HR\n"),
+    ("remedy.txt", b"BMC Remedy export of leaver tickets\n"),
+    ("tickets.csv", b"CWS ticket,closed_on\nCWS-1,2026-09-30\n"),
+    ("tracks.csv", b"ID3,title\n1,Leavers\n"),
+])
+def test_plain_text_that_happens_to_start_like_a_binary_format_is_accepted(name, content):
+    assert inspect_upload(upload(name, content)).size == len(content)
 
 
 def test_over_the_limit_is_refused(settings):
@@ -256,6 +264,41 @@ def test_a_returned_request_takes_a_new_submission(hr_request, personas):
     second = submit(hr_request, personas["owner"], pdf("q3.pdf"))
     assert second.pk != first.pk
     assert EvidenceRequest.objects.get(pk=hr_request.pk).status == RequestStatus.SUBMITTED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_submits_once_and_stores_one_file(require_postgres, hr_request, personas):
+    """Two submissions of the same request at once (a double click, or the page and the API):
+    the request row is locked, the second sees it submitted and stores nothing."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def work(n):
+        try:
+            barrier.wait(timeout=20)
+            outcomes.append(submit(EvidenceRequest.objects.get(pk=hr_request.pk), personas["owner"],
+                                   pdf(f"click-{n}.pdf")))
+        except ValidationError as exc:
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["Evidence", "ValidationError"]
+    assert "This request is submitted" in str(next(o for o in outcomes if isinstance(o, ValidationError)))
+    assert Evidence.objects.count() == 1 and EvidenceFile.objects.count() == 1
+    assert len(stored_files()) == 1
+    assert ActivityLog.objects.filter(verb="evidence.submitted").count() == 1
 
 
 def test_a_large_upload_is_streamed_and_hashed(hr_request, personas):

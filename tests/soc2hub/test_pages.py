@@ -16,7 +16,7 @@ def html(response) -> str:
 
 def row(page: str, code: str) -> str:
     """The matrix row of one criterion."""
-    match = re.search(rf'<tr id="criterion-[^"]*" data-code="{re.escape(code)}".*?</tr>', page, re.S)
+    match = re.search(rf'<tr id="criterion-[^"]*" data-code="{re.escape(code)}".*?</tr>', page, re.DOTALL)
     assert match, f"no row for {code}"
     return match.group(0)
 
@@ -132,7 +132,7 @@ def test_team_page_lists_what_the_team_owns(matrix_data, teams, personas, client
     ControlFactory(ref="ENG-01", name="Change review", control_owner=teams["engineering"],
                    criteria=[Criterion.objects.get(code="CC8.1")])
     page = html(client_for(personas["owner"]).get("/teams/hr/"))
-    criteria = re.search(r'data-testid="team-criteria".*?</table>', page, re.S).group(0)
+    criteria = re.search(r'data-testid="team-criteria".*?</table>', page, re.DOTALL).group(0)
     assert re.findall(r'<tr id="team-criterion-([^"]+)"', criteria) == ["cc14"]
     assert "HR-03" in page and "ENG-01" not in page
     assert "Your team" in page

@@ -13,7 +13,6 @@ from guardian.shortcuts import assign_perm
 from controls.models import Control, Criterion
 from soc2hub.models import ActivityLog
 from tests.factories import ControlFactory, UserFactory
-from tests.soc2hub.known_bugs import ACTIVITY_API_200_NOT_403, SCHEMA_PUBLIC
 
 PERSONAS = ["anonymous", "other_team", "owner", "security", "leadership", "auditor"]
 SIGNED_IN = PERSONAS[1:]
@@ -88,13 +87,8 @@ def _page_cases():
 def _api_cases():
     for url, allowed in API.items():
         for persona in PERSONAS:
-            marks = []
             expected = 200 if persona in allowed else 403
-            if url == "/api/v1/activity/" and expected == 403 and persona != "anonymous":
-                marks.append(ACTIVITY_API_200_NOT_403)
-            if url in ("/api/v1/schema/", "/api/v1/docs/") and persona == "anonymous":
-                marks.append(SCHEMA_PUBLIC)
-            yield pytest.param(url, persona, expected, id=f"{url}-{persona}", marks=marks)
+            yield pytest.param(url, persona, expected, id=f"{url}-{persona}")
 
 
 @pytest.mark.parametrize("url, persona, expected", list(_page_cases()))
