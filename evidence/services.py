@@ -224,6 +224,40 @@ def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = ""
         raise
 
 
+def evidence_submit_generated(*, request: EvidenceRequest, actor, name: str, content: bytes, note: str) -> Evidence:
+    """Submit a file that soc2hub itself produced from its records (e.g. an attestation
+    campaign's results) to a request. Security may do this for any team's request: the file
+    is the process's own output, not a screenshot. It is checked, hashed and reviewed like any
+    upload, by someone other than ``actor``."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    permissions.require(actor, permissions.SUBMIT_GENERATED, request)
+    upload = SimpleUploadedFile(name, content)
+    stored: list[EvidenceFile] = []
+    try:
+        with transaction.atomic():
+            request = EvidenceRequest.objects.select_for_update().get(pk=request.pk)
+            if request.status not in AWAITING_TEAM:
+                raise ValidationError(f"{request} is {request.get_status_display().lower()}; it accepts evidence "
+                                      "only while open or returned.")
+            info = inspect_upload(upload)
+            evidence = Evidence.objects.create(request=request, note=note, submitted_by=actor)
+            record = EvidenceFile(evidence=evidence, original_name=info.name, size=info.size, sha256=info.sha256,
+                                  content_type=info.content_type, uploaded_by=actor)
+            stored.append(record)
+            record.file.save(info.name, upload, save=False)
+            record.save()
+            _move_request(request, RequestStatus.SUBMITTED, actor=actor, verb="evidence.submitted", message=note,
+                          details={"evidence": evidence.pk, "generated": True,
+                                   "files": [{"name": info.name, "sha256": info.sha256, "size": info.size}]})
+            return evidence
+    except Exception:
+        for record in stored:
+            if record.file.name:
+                record.file.storage.delete(record.file.name)
+        raise
+
+
 def _locked_evidence(evidence: Evidence) -> Evidence:
     return (Evidence.objects.select_for_update(of=("self",)).select_related("request__template", "request__owner_team")
             .get(pk=evidence.pk))

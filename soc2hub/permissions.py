@@ -26,7 +26,8 @@ from controls.models import Control, Criterion
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
 from exceptions.models import ExceptionRecord
 from exceptions.signers import required_signer_roles, signer_roles_of
-from soc2hub.models import ActivityLog, Membership, Notification, Team
+from nhi.models import AttestationCampaign, AttestationItem, NhiImport, NonHumanIdentity
+from soc2hub.models import ActivityLog, Membership, Notification, Team, User
 
 VIEW = "view"
 ADD = "add"
@@ -37,6 +38,12 @@ SUBMIT = "submit"
 REVIEW = "review"
 DOWNLOAD = "download"
 SIGN = "sign"
+ROTATE = "rotate"
+TRANSFER = "transfer"
+IMPORT = "import"
+OFFBOARD = "offboard"
+ATTEST = "attest"
+SUBMIT_GENERATED = "submit_generated"
 REVOKE = "revoke"
 CLOSE = "close"
 
@@ -151,8 +158,8 @@ def _file_download(user, evidence_file) -> bool:
     return _evidence_view(user, evidence_file if isinstance(evidence_file, type) else evidence_file.evidence)
 
 
-def _template_manage(user, obj) -> bool:
-    """Evidence standards are written by Security."""
+def _security_only(user, obj) -> bool:
+    """Security alone: evidence standards, imports, attestation campaigns, offboarding people."""
     return _security(user)
 
 
@@ -214,6 +221,38 @@ def _exception_revoke(user, exception) -> bool:
     return _signed_in(user) and (user.is_security or user.is_leadership)
 
 
+def _nhi_view(user, nhi) -> bool:
+    """Identities are seen by their owner team, Security, Leadership and auditors (read-only)."""
+    if not _signed_in(user):
+        return False
+    if user.is_security or user.is_leadership or user.is_auditor or isinstance(nhi, type):
+        return True
+    return _team_member(user, nhi.owner_team_id)
+
+
+def _nhi_add(user, obj) -> bool:
+    """Team members register identities for their team; Security for any team."""
+    return _signed_in(user) and (user.is_security or bool(user.team_ids()))
+
+
+def _nhi_owner(user, nhi) -> bool:
+    """The owner team (and Security) edit, rotate, revoke and transfer an identity."""
+    if _security(user):
+        return True
+    if isinstance(nhi, type) or not _signed_in(user):
+        return False
+    return _team_member(user, nhi.owner_team_id) or Denied("Only the owning team or Security can do this.")
+
+
+def _attest(user, item) -> bool:
+    """An identity's owner team confirms it in a campaign (Security may too)."""
+    if _security(user):
+        return True
+    if isinstance(item, type) or not _signed_in(user):
+        return False
+    return _team_member(user, item.owner_team_id) or Denied("Only the identity's owner team confirms it.")
+
+
 RULES: dict[tuple[type[models.Model], str], Callable] = {
     (Criterion, VIEW): _catalog_view,
     (Criterion, CHANGE_OWNERS): _change_owners,
@@ -225,10 +264,11 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (Team, MANAGE): _team_manage,
     (ActivityLog, VIEW): _activity_view,
     (EvidenceTemplate, VIEW): _catalog_view,
-    (EvidenceTemplate, ADD): _template_manage,
-    (EvidenceTemplate, CHANGE): _template_manage,
+    (EvidenceTemplate, ADD): _security_only,
+    (EvidenceTemplate, CHANGE): _security_only,
     (EvidenceRequest, VIEW): _request_view,
     (EvidenceRequest, SUBMIT): _request_submit,
+    (EvidenceRequest, SUBMIT_GENERATED): _security_only,
     (Evidence, VIEW): _evidence_view,
     (Evidence, ADD): _evidence_add,
     (Evidence, REVIEW): _evidence_review,
@@ -242,6 +282,20 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (ExceptionRecord, REVIEW): _exception_review,
     (ExceptionRecord, SIGN): _exception_sign,
     (ExceptionRecord, REVOKE): _exception_revoke,
+    (NonHumanIdentity, VIEW): _nhi_view,
+    (NonHumanIdentity, ADD): _nhi_add,
+    (NonHumanIdentity, CHANGE): _nhi_owner,
+    (NonHumanIdentity, ROTATE): _nhi_owner,
+    (NonHumanIdentity, REVOKE): _nhi_owner,
+    (NonHumanIdentity, TRANSFER): _nhi_owner,
+    (NhiImport, VIEW): _security_only,
+    (NhiImport, ADD): _security_only,
+    (NhiImport, IMPORT): _security_only,
+    (AttestationCampaign, VIEW): _catalog_view,
+    (AttestationCampaign, ADD): _security_only,
+    (AttestationCampaign, CLOSE): _security_only,
+    (AttestationItem, ATTEST): _attest,
+    (User, OFFBOARD): _security_only,
     (Notification, VIEW): _own_notification,
     (Notification, CHANGE): _own_notification,
 }
@@ -313,6 +367,16 @@ def _scope_exceptions(queryset, user):
     return queryset.filter(Q(requesting_team_id__in=mine) | Q(business_owner_id__in=mine))
 
 
+def _scope_nhis(queryset, user):
+    if user.is_security or user.is_leadership or user.is_auditor:
+        return queryset
+    return queryset.filter(owner_team_id__in=_my_team_ids(user))
+
+
+def _scope_attestation_items(queryset, user):
+    return queryset if user.is_security else queryset.filter(owner_team_id__in=_my_team_ids(user))
+
+
 def _scope_own(queryset, user):
     return queryset.filter(user=user)
 
@@ -331,6 +395,8 @@ SCOPES: dict[tuple[type[models.Model], str], Callable] = {
     (EvidenceFile, DOWNLOAD): _scope_requests("evidence__request_id"),
     (Evidence, REVIEW): _scope_review_queue,
     (ExceptionRecord, VIEW): _scope_exceptions,
+    (NonHumanIdentity, VIEW): _scope_nhis,
+    (AttestationItem, ATTEST): _scope_attestation_items,
     (Notification, VIEW): _scope_own,
     (Notification, CHANGE): _scope_own,
     (CalendarFeed, MANAGE): _scope_team_feeds,

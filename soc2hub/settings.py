@@ -288,5 +288,10 @@ EXCEPTION_SIGNERS = {
     )
 }
 EXCEPTION_REMINDER_DAYS = sorted(env.list("EXCEPTION_REMINDER_DAYS", cast=int, default=[30, 7, 1]), reverse=True)
-# Requests larger than this many bytes are refused before Django reads them.
+# Non-human identities: unused this long counts as stale (CIS: disable after 45 days unused);
+# expiring within this many days counts as expiring soon.
+NHI_STALE_DAYS = env.int("NHI_STALE_DAYS", default=45)
+NHI_EXPIRING_DAYS = env.int("NHI_EXPIRING_DAYS", default=30)
+NHI_IMPORT_MAX_ROWS = env.int("NHI_IMPORT_MAX_ROWS", default=250_000)
+# Form fields (not files) larger than this are refused before Django reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # non-file form fields

@@ -308,15 +308,14 @@ def evidence_file(hr_request, personas):
 @pytest.mark.parametrize("persona", ["owner", "security"])
 def test_download_is_an_attachment_and_is_recorded(evidence_file, personas, client_for, persona):
     response = client_for(personas[persona]).get(f"/evidence/files/{evidence_file.pk}/download/")
-    try:
-        assert response.status_code == 200
-        assert response["Content-Disposition"].startswith("attachment;")
-        assert "leavers_Q3.pdf" in response["Content-Disposition"]
-        assert response["X-Content-Type-Options"] == "nosniff"
-        assert response["Content-Type"] == "application/pdf"
-        assert b"".join(response.streaming_content) == MINIMAL_PDF
-    finally:
-        response.close()
+    # Read to the end: the test client then closes the file without firing request_finished
+    # (which would close the test's database connection on PostgreSQL).
+    assert b"".join(response.streaming_content) == MINIMAL_PDF
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "leavers_Q3.pdf" in response["Content-Disposition"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Type"] == "application/pdf"
     log = ActivityLog.objects.get(verb="evidence.downloaded")
     assert log.actor == personas[persona]
     assert log.after["sha256"] == evidence_file.sha256
