@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parent.parent
 BENCH_VAR = REPO / "var" / "bench"
 DEFAULT_SQLITE_URL = f"sqlite:///{BENCH_VAR / 'soc2hub_bench.sqlite3'}"
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/soc2hub_bench"
 SHARED_FILE_NAME = "bench/shared-evidence.csv"  # relative to the bench MEDIA_ROOT
 
 
@@ -47,7 +46,9 @@ class BenchDatabase:
             )
 
     def __str__(self):
-        return str(self.path) if self.vendor == "sqlite" else urlunsplit(self.parts._replace(netloc=self._host()))
+        if self.vendor == "sqlite":
+            return str(self.path)
+        return urlunsplit(self.parts._replace(netloc=self._host()))  # without the user name
 
     def _host(self):
         return self.parts.hostname + (f":{self.parts.port}" if self.parts.port else "")
@@ -74,7 +75,8 @@ class BenchDatabase:
         if self.vendor == "sqlite":
             return self.path.exists()
         with self._maintenance() as conn:
-            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.name]).fetchone() is not None
+            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.name]).fetchone()
+            return row is not None
 
     def clone(self, suffix: str = "_run") -> "BenchDatabase":
         """A fresh copy of this database (SQLite: the backup API; PostgreSQL: CREATE DATABASE

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_VAR, DEFAULT_SQLITE_URL, SHARED_FILE_NAME, BenchDatabase, setup_django  # noqa: E402
+from common import BENCH_VAR, DEFAULT_SQLITE_URL, SHARED_FILE_NAME, BenchDatabase, setup_django
 
 # slug, name, function, members, share of evidence ownership, control ref prefix
 TEAMS = [
@@ -69,8 +69,9 @@ CONTROL_TOPICS = [
     "Board oversight of security", "Customer data deletion", "Asset inventory", "MFA enforcement",
     "Service account review", "Secrets scanning", "Segregation of duties",
 ]
-SYSTEMS = ["Okta", "AWS production", "GCP analytics", "GitHub", "Kubernetes", "Workday", "NetSuite", "Salesforce",
-           "Zendesk", "Jamf", "CrowdStrike", "Snowflake", "Datadog", "PagerDuty", "Google Workspace", "Coupa"]
+SYSTEMS = ["Okta", "AWS production", "GCP analytics", "GitHub", "Kubernetes", "Workday", "NetSuite",
+           "Salesforce", "Zendesk", "Jamf", "CrowdStrike", "Snowflake", "Datadog", "PagerDuty",
+           "Google Workspace", "Coupa"]
 EVIDENCE_KINDS = [
     "Access review sign-off", "Change ticket sample", "Configuration export", "Acknowledgement report",
     "Scan summary", "Restore test record", "Review record", "Completion report", "Log extract",
@@ -155,10 +156,11 @@ def build_people(rng, password_hash):
     Membership.objects.bulk_create(
         [Membership(user=u, team=teams[slug]) for slug, people in members.items() for u in people]
     )
-    User.groups.through.objects.bulk_create(
-        [User.groups.through(user_id=u.pk, group_id=groups[Role.SECURITY].pk) for u in members["security"]]
-        + [User.groups.through(user_id=u.pk, group_id=groups[Role.LEADERSHIP].pk) for u in members["leadership"]]
-        + [User.groups.through(user_id=u.pk, group_id=groups[Role.AUDITORS].pk) for u in auditors]
+    in_group = User.groups.through
+    in_group.objects.bulk_create(
+        [in_group(user_id=u.pk, group_id=groups[Role.SECURITY].pk) for u in members["security"]]
+        + [in_group(user_id=u.pk, group_id=groups[Role.LEADERSHIP].pk) for u in members["leadership"]]
+        + [in_group(user_id=u.pk, group_id=groups[Role.AUDITORS].pk) for u in auditors]
     )
     for slug, team in teams.items():
         team.lead = members[slug][0]
@@ -352,7 +354,8 @@ def build_submissions(rng, members, security_people, as_of, now):
     for status, pks in by_status.items():
         for i in range(0, len(pks), 500):
             EvidenceRequest.objects.filter(pk__in=pks[i:i + 500]).update(status=status)
-    return requests, first_submitted, {s: len(p) for s, p in by_status.items()}, len(evidence_rows), len(files)
+    statuses = {status: len(pks) for status, pks in by_status.items()}
+    return requests, first_submitted, statuses, len(evidence_rows), len(files)
 
 
 # --- what the last two years' daily jobs told people ----------------------------------------------
@@ -371,7 +374,8 @@ def build_notices(rng, requests, first_submitted, members, teams, security_peopl
             read = (as_of - req.opens_on).days > 21 or rng.random() < 0.5
             notifications.append(Notification(
                 user=user, kind="evidence.request_opened",
-                title=f"Evidence requested: {req.title} ({req.period_label}), due {req.due_on:%d %b %Y}"[:250],
+                title=f"Evidence requested: {req.title} ({req.period_label}), "
+                      f"due {req.due_on:%d %b %Y}"[:250],
                 body="", url=f"/evidence/requests/{req.pk}/", created_at=opened_at,
                 read_at=opened_at + dt.timedelta(hours=rng.randint(1, 72)) if read else None,
             ))
@@ -392,12 +396,13 @@ def build_notices(rng, requests, first_submitted, members, teams, security_peopl
             seen.add((kind, key))
             people = [teams[req.owner_team.slug].lead, *security_people] if kind == "escalation" else team
             reminders.append(EvidenceReminder(request_id=req.pk, kind=kind, key=key, sent_at=at(day, 6),
-                                              recipients=", ".join(p.email for p in people)))
+                                              recipients=", ".join(p.username for p in people)))
     digests = []
     day = as_of - dt.timedelta(days=7 * 104)
     while day < as_of - dt.timedelta(days=as_of.weekday()):
         year, week, _ = day.isocalendar()
-        digests += [TeamDigest(team=team, week=f"{year}-W{week:02d}", sent_at=at(day, 6)) for team in teams.values()]
+        digests += [TeamDigest(team=team, week=f"{year}-W{week:02d}", sent_at=at(day, 6))
+                    for team in teams.values()]
         day += dt.timedelta(days=7)
     with historical_timestamps(Notification._meta.get_field("created_at"),
                                EvidenceReminder._meta.get_field("sent_at"),
@@ -411,11 +416,13 @@ def build_notices(rng, requests, first_submitted, members, teams, security_peopl
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_SQLITE_URL,
-                        help="sqlite:///path or postgres://... (name must contain 'bench'); default: %(default)s")
+                        help="sqlite:///path or postgres://... (its name must contain 'bench'); "
+                             "default: %(default)s")
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=None,
                         help="the day the organisation is generated up to (default: today in TIME_ZONE)")
     parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiply the 400 controls / 1,200 templates (e.g. 0.1 to check query counts stay flat)")
+                        help="multiply the 400 controls and 1,200 templates "
+                             "(e.g. 0.1, to check that query counts stay flat)")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
 

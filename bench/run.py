@@ -39,7 +39,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_SQLITE_URL, BenchDatabase, setup_django  # noqa: E402
+from common import DEFAULT_SQLITE_URL, BenchDatabase, setup_django
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -202,8 +202,9 @@ def measure_jobs(as_of, steady_runs):
                        (f"catch-up {as_of} → {eve}", catch_up), ("quarter end", peak)):
         if run:
             print(f"  {label:<34} {run['as_of']}  {run['seconds']:7.2f} s  {run['queries']:>7} queries "
-                  f"({run['sql_seconds']:.2f} s SQL)  opened {_opened(run):>4}  reminders {_reminders(run):>4}  "
-                  f"e-mails {run['emails']:>5} (up to {run['emails_max_per_person']} per person)", flush=True)
+                  f"({run['sql_seconds']:.2f} s SQL)  opened {_opened(run):>4}  "
+                  f"reminders {_reminders(run):>4}  e-mails {run['emails']:>5} "
+                  f"(up to {run['emails_max_per_person']} per person)", flush=True)
     return {"steady_state": steady_median, "steady_state_all_seconds": [r["seconds"] for r in steady],
             "catch_up": catch_up, "quarter_end": peak}
 
@@ -236,15 +237,22 @@ def database_version():
         return f"{connection.vendor} {cursor.fetchone()[0].split(' on ')[0]}"
 
 
+def _load():
+    """Other work on the machine skews every figure: recorded beside them."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_SQLITE_URL,
                         help="the database generate.py built (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=20, help="timed requests per page (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed requests per page first")
-    parser.add_argument("--steady-runs", type=int, default=3, help="steady-state daily job runs (median reported)")
+    parser.add_argument("--steady-runs", type=int, default=3,
+                        help="steady-state daily job runs (the median is reported)")
     parser.add_argument("--show-queries", action="store_true", help="print every query each page makes")
-    parser.add_argument("--keep", action="store_true", help="keep the measured clone (<name>_run) for inspection")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the measured clone (<name>_run) for inspection")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results.json")
     args = parser.parse_args(argv)
 
@@ -269,8 +277,9 @@ def main(argv=None) -> None:
         as_of = dt.date.fromisoformat(meta["as_of"])
         volumes = data_volumes()
         version = database_version()
-        print(f"{version}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-              f"as of {as_of}, scale {meta['scale']}")
+        load_before = _load()
+        print(f"{version}, {os.cpu_count()} CPUs (load average {load_before[0]}), Python "
+              f"{platform.python_version()}; as of {as_of}, scale {meta['scale']}")
         print("  " + ", ".join(f"{k} {v}" for k, v in volumes.items() if k != "requests_by_status"))
         print(f"  requests by status: {volumes['requests_by_status']}")
         if as_of != timezone.localdate():
@@ -295,7 +304,8 @@ def main(argv=None) -> None:
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "database": version,
         "environment": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "machine": platform.machine(), "runs": args.runs, "warmup": args.warmup},
+                        "machine": platform.machine(), "runs": args.runs, "warmup": args.warmup,
+                        "load_average_before": load_before, "load_average_after": _load()},
         "generated": meta,
         "volumes": volumes,
         "who": who,
@@ -303,14 +313,13 @@ def main(argv=None) -> None:
         "daily_jobs": daily,
         "total_seconds": round(time.monotonic() - started, 1),
     }
-    print(f"\nDone in {results['total_seconds']:.0f} s.")
+    print(f"\nDone in {results['total_seconds']:.0f} s (load average now {_load()[0]}).")
     if not args.no_results:
         key = db.vendor if float(meta["scale"]) == 1 else f"{db.vendor}-scale-{meta['scale']}"
         existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         existing[key] = results
         RESULTS.write_text(json.dumps(existing, indent=2, default=str) + "\n")
-        print(f"Results written to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS} "
-              f"under {key!r}.")
+        print(f"Results written to {RESULTS} under {key!r}.")
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def test_owner_uploads_several_files_through_the_form(hr_request, personas, clie
     body = page.content.decode()
     assert 'enctype="multipart/form-data"' in body and 'name="files"' in body and "multiple" in body
 
-    csv = "name,left_on\nAda,2026-09-30\n".encode()
+    csv = b"name,left_on\nAda,2026-09-30\n"
     response = client.post(submit_url(hr_request), {
         "files": [pdf("leavers.pdf"), upload("leavers.csv", csv, "text/csv")],
         "note": "Q3 leavers from Workday",

@@ -2,6 +2,7 @@
 template asks for and when, and which day "today" is in the configured time zone."""
 
 import datetime as dt
+from itertools import pairwise
 from unittest import mock
 
 import pytest
@@ -93,7 +94,7 @@ def test_periods_from_starts_with_the_period_containing_the_day_and_never_skips(
     periods = periods_from(cadence, D(2026, 11, 26))
     first_five = [next(periods) for _ in range(5)]
     assert [p.label for p in first_five] == labels
-    for before, after in zip(first_five, first_five[1:]):
+    for before, after in pairwise(first_five):
         assert after.start == before.end + dt.timedelta(days=1)
 
 
@@ -204,8 +205,8 @@ def test_year_ahead_monthly_is_twelve_requests():
 
 def test_year_ahead_includes_a_request_opening_today_but_not_one_already_open():
     template = unsaved_template("quarterly", starts_on=D(2025, 1, 1), opens=0, due=14)
-    assert [p.label for p, _, _ in services.template_year_ahead(template, today=D(2026, 9, 30))][0] == "2026-Q3"
-    assert [p.label for p, _, _ in services.template_year_ahead(template, today=D(2026, 10, 1))][0] == "2026-Q4"
+    assert services.template_year_ahead(template, today=D(2026, 9, 30))[0][0].label == "2026-Q3"
+    assert services.template_year_ahead(template, today=D(2026, 10, 1))[0][0].label == "2026-Q4"
 
 
 def test_year_ahead_of_a_template_that_starts_later_begins_there():

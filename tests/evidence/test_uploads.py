@@ -6,12 +6,14 @@ MEDIA_ROOT, even when the bad file is the second of three.
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.db import connection
 
 from evidence import services
 from evidence.models import (
@@ -37,6 +39,7 @@ from tests.evidence.factories import (
     xlsx_bytes,
     zip_bytes,
 )
+from tests.factories import Role, member_of
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -270,10 +273,6 @@ def test_a_returned_request_takes_a_new_submission(hr_request, personas):
 def test_a_double_click_submits_once_and_stores_one_file(require_postgres, hr_request, personas):
     """Two submissions of the same request at once (a double click, or the page and the API):
     the request row is locked, the second sees it submitted and stores nothing."""
-    import threading
-
-    from django.db import connection
-
     barrier = threading.Barrier(2)
     outcomes = []
 
@@ -381,8 +380,6 @@ def test_only_the_reviewing_group_approves(hr_request, personas, person):
 
 
 def test_approving_twice_is_refused(approved, personas, teams):
-    from tests.factories import member_of, Role
-
     second_reviewer = member_of(teams["security"], username="sol_security", roles=[Role.SECURITY])
     log_before = ActivityLog.objects.count()
     for reviewer in (personas["security"], second_reviewer):

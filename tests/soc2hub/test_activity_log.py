@@ -6,7 +6,6 @@ from django.db import DatabaseError, connection, transaction
 from soc2hub.models import ActivityLog, AppendOnlyError
 from soc2hub.services import activity_record
 from tests.factories import TeamFactory, UserFactory
-from tests.conftest import ON_POSTGRES
 
 
 @pytest.fixture
@@ -100,9 +99,8 @@ def test_postgres_trigger_rejects_raw_delete(entry, require_postgres):
     assert ActivityLog.objects.filter(pk=entry.pk).exists()
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="the SQLite trigger; PostgreSQL has its own test")
-def test_sqlite_trigger_rejects_raw_update(entry):
-    assert connection.vendor == "sqlite"
+def test_database_trigger_rejects_raw_update_on_any_backend(entry):
+    """SQLite and PostgreSQL both carry a trigger (migration 0002)."""
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         _raw("UPDATE soc2hub_activitylog SET verb = 'forged' WHERE id = %s", entry.pk)
     assert unchanged(entry)
