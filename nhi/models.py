@@ -86,9 +86,11 @@ def state_conditions(today: dt.date) -> dict[str, Q]:
     live = Q(status__in=LIVE_STATUSES)
     return {
         "is_never_rotated": live & Q(last_rotated_on__isnull=True),
-        "is_rotation_overdue": live & Q(rotation_interval_days__isnull=False) & (
-            Q(last_rotated_on__isnull=True) | Q(rotation_due_on__lt=today) | Q(rotation_required=True)
-        ),
+        # A rotation asked for by a transfer or offboarding is owed whatever the schedule: the
+        # previous holder may still know the secret, even for a kind with no interval.
+        "is_rotation_overdue": live & (Q(rotation_required=True) | (Q(rotation_interval_days__isnull=False) & (
+            Q(last_rotated_on__isnull=True) | Q(rotation_due_on__lt=today)
+        ))),
         "is_expiring_soon": live & Q(expires_on__isnull=False,
                                      expires_on__lte=today + dt.timedelta(days=settings.NHI_EXPIRING_DAYS)),
         "is_stale": live & (Q(last_used_on__lt=stale_before) | Q(last_used_on__isnull=True, created_on__lt=stale_before)),

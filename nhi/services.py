@@ -203,7 +203,8 @@ def user_offboard(*, user: User, actor) -> list[NonHumanIdentity]:
 
 def nhi_flag_owner_left(*, user: User, actor) -> list[NonHumanIdentity]:
     """Flag the identities of a person who is no longer active (call inside a transaction)."""
-    owned = list(NonHumanIdentity.objects.select_for_update().filter(
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to the team.
+    owned = list(NonHumanIdentity.objects.select_for_update(of=("self",)).filter(
         technical_owner=user, status__in=LIVE_STATUSES, transfer_required=False).select_related("owner_team__lead"))
     for nhi in owned:
         nhi.transfer_required = True

@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.forms.models import model_to_dict
 from guardian.admin import GuardedModelAdmin
 
+from nhi.services import nhi_flag_owner_left
 from soc2hub.models import ActivityLog, Membership, Notification, Team, User
 from soc2hub.services import activity_record
 
@@ -57,6 +58,13 @@ class TeamAdmin(ActivityLoggedAdmin, GuardedModelAdmin):
 @admin.register(User)
 class UserAdmin(ActivityLoggedAdmin, BaseUserAdmin):
     list_display = ["username", "first_name", "last_name", "email", "is_active", "is_staff"]
+
+    def save_model(self, request, obj, form, change):
+        was_active = change and User.objects.filter(pk=obj.pk, is_active=True).exists()
+        super().save_model(request, obj, form, change)
+        if was_active and not obj.is_active:
+            # Someone left: their non-human identities must be transferred (OWASP NHI1:2025).
+            nhi_flag_owner_left(user=obj, actor=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # people leave: deactivate them, the log keeps pointing at them

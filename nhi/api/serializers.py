@@ -1,0 +1,62 @@
+from rest_framework import serializers
+
+from controls.models import Control
+from nhi.models import OWASP_NHI_TAGS, NonHumanIdentity, RotationRecord
+from soc2hub.models import Team, User
+
+
+class NhiSerializer(serializers.ModelSerializer):
+    owner_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True,
+                                              required=False)
+    technical_owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(),
+                                                   allow_null=True, required=False)
+    controls = serializers.SlugRelatedField(slug_field="ref", queryset=Control.objects.all(), many=True,
+                                            required=False)
+    owasp_tags = serializers.ListField(child=serializers.ChoiceField(choices=[t for t, _ in OWASP_NHI_TAGS]),
+                                       required=False)
+    is_rotation_overdue = serializers.BooleanField(read_only=True)
+    is_never_rotated = serializers.BooleanField(read_only=True)
+    is_stale = serializers.BooleanField(read_only=True)
+    is_orphaned = serializers.BooleanField(read_only=True)
+    is_expiring_soon = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = NonHumanIdentity
+        fields = ["id", "name", "kind", "provider", "environment", "source", "external_id", "owner_team",
+                  "technical_owner", "purpose", "scopes", "has_admin_access", "has_production_access", "vendor",
+                  "secret_location", "credential_fingerprint", "created_on", "last_used_on", "last_rotated_on",
+                  "rotation_interval_days", "rotation_due_on", "rotation_required", "transfer_required",
+                  "expires_on", "status", "controls", "owasp_tags", "is_rotation_overdue", "is_never_rotated",
+                  "is_stale", "is_orphaned", "is_expiring_soon", "created_at", "updated_at"]
+        read_only_fields = ["source", "rotation_due_on", "rotation_required", "transfer_required", "status",
+                            "created_at", "updated_at"]
+
+
+class RotateSerializer(serializers.Serializer):
+    rotated_on = serializers.DateField(required=False)
+    evidence_link = serializers.URLField(required=False, allow_blank=True, max_length=1000)
+    evidence_file = serializers.FileField(required=False)
+    new_fingerprint = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class RevokeSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    evidence_link = serializers.URLField(required=False, allow_blank=True, max_length=1000)
+    decommission = serializers.BooleanField(required=False, default=False)
+
+
+class TransferSerializer(serializers.Serializer):
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    technical_owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(),
+                                                   required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class RotationRecordSerializer(serializers.ModelSerializer):
+    rotated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RotationRecord
+        fields = ["rotated_on", "rotated_by", "evidence_link", "evidence_sha256", "new_fingerprint", "note",
+                  "recorded_at"]
