@@ -7,6 +7,7 @@ controls are applied on the first run only (marked by a ``demo.seeded`` log entr
 
 import datetime as dt
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from controls.models import OWNER_ROLES, Control, CrosswalkReference, Criterion
 from evidence import services as evidence_services
 from exceptions import services as exception_services
+from nhi.models import DEFAULT_ROTATION_DAYS, NonHumanIdentity, rotation_due
 from soc2hub import jobs, notifications
 from soc2hub.models import ActivityLog, Membership, Role, Team, User
 from soc2hub.services import activity_record
@@ -239,6 +241,74 @@ def _exceptions(teams, result) -> None:
     result.created.append("exceptions")
 
 
+NHI_SHAPES = [
+    # kind, provider, name pattern, owner team, scopes, admin, vendor, owasp
+    ("service_account", "AWS", "svc-{app}-{env}", "engineering", "s3:GetObject\nsqs:SendMessage", False, "", []),
+    ("access_key", "AWS", "{app}-deploy key", "engineering", "AdministratorAccess", True, "", ["NHI5:2025"]),
+    ("cicd_secret", "GitHub Actions", "{app} deploy token", "engineering", "repo\nworkflow", False, "GitHub", []),
+    ("oauth_app", "Google Workspace", "{vendor} integration", "security", "drive.readonly\ncalendar", False,
+     "{vendor}", ["NHI3:2025"]),
+    ("bot", "Slack", "{app} alerts bot", "engineering", "chat:write", False, "Slack", []),
+    ("bot", "OpenAI", "support triage agent ({app})", "engineering", "tickets:read\ntickets:comment", False,
+     "OpenAI", ["NHI10:2025"]),
+    ("service_account", "Kubernetes", "k8s {app}-{env}", "engineering", "role/{app}-reader", False, "", []),
+    ("access_key", "NetSuite", "netsuite {app} api", "finance", "transactions:read", False, "Oracle", []),
+    ("oauth_app", "Workday", "workday {app} sync", "hr", "workers:read", False, "Workday", ["NHI3:2025"]),
+    ("access_key", "DocuSign", "docusign {app} api", "legal", "envelopes:write", False, "DocuSign", []),
+    ("oauth_app", "Coupa", "coupa {app} connector", "procurement", "suppliers:read", False, "Coupa", []),
+    ("certificate", "Let's Encrypt", "{app}.example.com TLS", "engineering", "", False, "", []),
+    ("ssh_key", "GitHub", "{app} deploy key (ssh)", "engineering", "read-only", False, "", []),
+]
+APPS = ["payments", "billing", "search", "auth", "reports", "ledger", "notifications", "export", "analytics",
+        "ingest", "crm-sync", "webhooks", "scheduler", "audit", "catalog", "invoices", "pricing", "support"]
+VENDORS = ["Zoom", "Datadog", "PagerDuty", "Atlassian", "Salesforce", "Zendesk", "Snowflake", "Okta"]
+
+
+def _identities(teams, result) -> None:
+    """A few hundred identities across kinds, teams and environments: most healthy, some with
+    rotation overdue, stale, never rotated, expiring, or left behind by a person who left."""
+    rng = random.Random(20261126)
+    today = timezone.localdate()
+    departed, _ = User.objects.get_or_create(
+        username="alex.departed", defaults={"first_name": "Alex", "last_name": "Moreau", "is_active": False,
+                                            "email": "alex.departed@example.com"})
+    Membership.objects.get_or_create(user=departed, team=teams["engineering"])
+    engineers = list(User.objects.filter(memberships__team=teams["engineering"], is_active=True))
+    rows = []
+    for index in range(320):
+        kind, provider, pattern, team_slug, scopes, admin, vendor, owasp = NHI_SHAPES[index % len(NHI_SHAPES)]
+        app, env = rng.choice(APPS), rng.choice(["production"] * 3 + ["staging", "development", "shared"])
+        vendor_name = rng.choice(VENDORS)
+        created = today - dt.timedelta(days=rng.randint(30, 900))
+        interval = DEFAULT_ROTATION_DAYS.get(kind)
+        roll = rng.random()
+        if roll < 0.12:
+            rotated = None  # never rotated
+        elif roll < 0.30 and interval:
+            rotated = today - dt.timedelta(days=interval + rng.randint(5, 200))  # overdue
+        else:
+            rotated = max(created, today - dt.timedelta(days=rng.randint(0, (interval or 365) - 5)))
+        used = None if rng.random() < 0.05 else today - dt.timedelta(days=rng.choice([0, 1, 2, 5, 20, 60, 120]))
+        owner = None if rng.random() < 0.04 else teams[team_slug]
+        technical = departed if index % 47 == 0 else (rng.choice(engineers) if team_slug == "engineering" else None)
+        name = pattern.format(app=app, env=env, vendor=vendor_name)
+        rows.append(NonHumanIdentity(
+            name=name, kind=kind, provider=provider, environment=env, source="demo",
+            external_id=f"demo:{provider.lower().replace(' ', '-')}:{index:04d}", owner_team=owner,
+            technical_owner=technical, purpose=f"Used by {app} in {env}.", scopes=scopes.format(app=app),
+            has_admin_access=admin, has_production_access=env == "production",
+            vendor=vendor.format(vendor=vendor_name), secret_location=f"vault:secret/{app}/{env}/{index:04d}",
+            credential_fingerprint=f"…{rng.randrange(16**4):04x}", created_on=created, last_used_on=used,
+            last_rotated_on=rotated, rotation_interval_days=interval,
+            rotation_due_on=rotation_due(rotated, interval),
+            expires_on=(today + dt.timedelta(days=rng.randint(3, 400))) if kind == "certificate" else None,
+            transfer_required=technical == departed, rotation_required=technical == departed,
+            owasp_tags=owasp,
+        ))
+    NonHumanIdentity.objects.bulk_create(rows)
+    result.created.append(f"{len(rows)} non-human identities")
+
+
 @transaction.atomic
 def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
     if not Criterion.objects.exists():
@@ -252,6 +322,7 @@ def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
         _evidence(data, teams, result)
         with notifications.suppressed():
             _exceptions(teams, result)
+            _identities(teams, result)
     if result.created:
         activity_record(
             actor=None,
