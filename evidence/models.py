@@ -156,6 +156,18 @@ class ImmutableEvidenceError(ValidationError):
     pass
 
 
+class ImmutableQuerySet(models.QuerySet):
+    """Bulk writes would step around the model's own refusals, so they are refused too."""
+
+    def update(self, **kwargs):
+        if self.filter(**self.model.IMMUTABLE_WHEN).exists():
+            raise ImmutableEvidenceError("Approved evidence cannot change; submit new evidence instead.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise ImmutableEvidenceError("Evidence is never deleted.")
+
+
 class Evidence(models.Model):
     """One submission to a request: files and/or a link to a system record, with a note.
     Once approved it never changes; a correction is a new submission."""
@@ -171,6 +183,9 @@ class Evidence(models.Model):
                                     related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_reason = models.TextField(blank=True)
+
+    IMMUTABLE_WHEN = {"status": EvidenceStatus.APPROVED}
+    objects = ImmutableQuerySet.as_manager()
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -207,6 +222,9 @@ class EvidenceFile(models.Model):
     content_type = models.CharField(max_length=120)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    IMMUTABLE_WHEN = {}  # every stored file, approved or not
+    objects = ImmutableQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -87,6 +87,9 @@ def template_update(*, template: EvidenceTemplate, actor, **fields) -> EvidenceT
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in unknown})
     before = _snapshot(template, TEMPLATE_FIELDS)
+    if fields.get("cadence", template.cadence) != template.cadence and "starts_on" not in fields:
+        # A new rhythm starts now: do not backfill the past under the new cadence.
+        fields["starts_on"] = timezone.localdate()
     for name, value in fields.items():
         setattr(template, name, value)
     template.full_clean()
@@ -142,10 +145,11 @@ def _open_request(template: EvidenceTemplate, period: Period, opens_on: dt.date,
             activity_record(actor=None, verb="evidence_request.opened", obj=request,
                             after={"period": period.label, "due_on": due_on.isoformat(),
                                    "team": template.owner_team.slug})
+            # The mail goes after commit: a mail server that is down must not stop requests opening.
             notify(users=members_of(template.owner_team), kind="evidence.request_opened",
                    subject=f"Evidence requested: {request.title} ({period.label}), due {due_on:%d %b %Y}",
                    template="evidence_request_opened", context={"request": request},
-                   url=request.get_absolute_url())
+                   url=request.get_absolute_url(), email_after_commit=True)
             return request
     except IntegrityError:
         return None  # the unique constraint says this period is already open

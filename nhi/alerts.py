@@ -141,7 +141,7 @@ def nhi_alerts_send(*, as_of: dt.date) -> dict:
     if any(o.nhi.owner_team_id is None for o in alerts + escalations) or escalations:
         security = security_people()
     messages = alerted = escalated = 0
-    for team_id, owed in _by_team(alerts).items():
+    for owed in _by_team(alerts).values():
         team = owed[0].nhi.owner_team
         people = members_of(team) if team else security
 
@@ -151,7 +151,7 @@ def nhi_alerts_send(*, as_of: dt.date) -> dict:
         won = _claim_and_send(owed, send)
         alerted += len({o.nhi.pk for o in won})
         messages += bool(won)
-    for team_id, owed in _by_team(escalations).items():
+    for owed in _by_team(escalations).values():
         team = owed[0].nhi.owner_team
         people = [team.lead, *security] if team else security
 

@@ -1,11 +1,13 @@
 """Telling people things: an in-app notification and an e-mail through Django's mail backend."""
 
+import logging
 import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 
@@ -21,6 +23,7 @@ def security_people() -> list[User]:
                 .distinct().order_by("pk"))
 
 
+logger = logging.getLogger(__name__)
 _state = threading.local()
 
 
@@ -36,7 +39,7 @@ def suppressed():
 
 
 def notify(*, users: Iterable[User], kind: str, subject: str, template: str, context: dict, url: str = "",
-           email: bool = True) -> list[User]:
+           email: bool = True, email_after_commit: bool = False) -> list[User]:
     """Create one notification per person and e-mail each of them.
 
     Call inside the transaction that records the reason for notifying (a reminder row, a
@@ -49,11 +52,19 @@ def notify(*, users: Iterable[User], kind: str, subject: str, template: str, con
     Notification.objects.bulk_create(
         [Notification(user=u, kind=kind, title=subject[:250], body=body, url=url) for u in people]
     )
-    if email:
-        messages = [
-            EmailMessage(subject=f"[soc2hub] {subject}", body=body, to=[u.email])
-            for u in people if u.email
-        ]
-        if messages:
+    messages = [EmailMessage(subject=f"[soc2hub] {subject}", body=body, to=[u.email]) for u in people if u.email]
+    if email and messages:
+        if email_after_commit:
+            transaction.on_commit(lambda: _send_quietly(messages))
+        else:
             get_connection().send_messages(messages)
     return list(people)
+
+
+def _send_quietly(messages) -> None:
+    """For notices whose record is already committed: a mail failure is logged, not raised
+    (the in-app notification still stands)."""
+    try:
+        get_connection().send_messages(messages)
+    except Exception:
+        logger.exception("could not send %d notification e-mail(s)", len(messages))

@@ -17,7 +17,9 @@ import codecs
 import csv
 import datetime as dt
 import io
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -197,10 +199,11 @@ def guess_format(header: list[str]) -> str:
     return ""
 
 
-def row_limit(records: Iterator, *, limit: int | None = None) -> Iterator:
-    """Pass records through, refusing the file past ``NHI_IMPORT_MAX_ROWS``."""
+def row_limit(records: Iterator, *, header: int = 1, limit: int | None = None) -> Iterator:
+    """Pass records through, refusing the file past ``NHI_IMPORT_MAX_ROWS`` rows (the first
+    ``header`` records are not rows)."""
     limit = limit or settings.NHI_IMPORT_MAX_ROWS
-    for count, record in enumerate(records, start=1):
+    for count, record in enumerate(records, start=1 - header):
         if count > limit:
             raise ImportFormatError(f"The file has more than {limit:,} rows, the most one import takes; "
                                     "split it into several files.")
@@ -365,12 +368,22 @@ def check_fingerprint(value: str, column: str = "credential_fingerprint") -> str
     if re.fullmatch(r"(?:[0-9a-fA-F]{2}:){15,}[0-9a-fA-F]{2}", value) or re.fullmatch(r"[0-9a-f]{32,128}", value):
         return value  # a colon-separated or hex digest
     for token in TOKEN.findall(value):
-        classes = sum(bool(re.search(p, token)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[+/=_\-]"))
-        if classes >= 3:
+        if _random_looking(token):
             raise RowProblem(column, "looks like a whole credential, not a masked value; store only a masked "
                                      "value (e.g. AKIA…7QXZ) or a fingerprint (SHA256:…), and rotate that "
                                      "credential, since the file exposed it.", secret=True)
     return value
+
+
+def _random_looking(token: str) -> bool:
+    """Long, mixed-case, with digits, and close to random: how generated secrets look, and
+    how names such as ``payments-api-2024-deploy`` do not."""
+    if len(token) < 24 or not (re.search(r"[a-z]", token) and re.search(r"[A-Z]", token)
+                               and re.search(r"[0-9]", token)):
+        return False
+    counts = Counter(token)
+    entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
+    return entropy >= 4.0
 
 
 def decode_head(data: bytes) -> str:

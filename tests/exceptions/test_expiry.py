@@ -47,6 +47,14 @@ def new_mail(since: int) -> dict[str, set[str]]:
     return dict(grouped)
 
 
+def reminder(exception, days_left: int) -> str:
+    return f"{exception.reference} expires in {days_left} day{'s' if days_left != 1 else ''}: {TITLE}"
+
+
+def expired(exception) -> str:
+    return f"{exception.reference} expired today: {TITLE}"
+
+
 def run_days(schedule, *, twice=True) -> dict[dt.date, dict[str, set[str]]]:
     """Run every daily job on each day (twice, like a retry) and return the e-mails by day."""
     sent = {}
@@ -89,7 +97,7 @@ def test_expires_on_the_date_and_not_the_day_before(approved, controls):
         None, {"status": "approved"}, {"status": "expired", "expires_on": "2027-03-01"})
     assert ActivityLog.objects.filter(verb="control.exception_lapsed",
                                       object_id=str(controls["hr"].pk)).count() == 1
-    assert new_mail(0) == {f"{exception.reference} expired today: {TITLE}": HR_AND_SECURITY}
+    assert new_mail(0) == {expired(exception): HR_AND_SECURITY}
     assert sorted(Notification.objects.filter(kind="exception.expired").values_list("user__username", flat=True)) \
         == ["harriet_hr", "sam_security"]
 
@@ -155,19 +163,15 @@ def test_a_newly_approved_exception_takes_the_flag_down(approved, people, teams,
 
 # --- reminders ---------------------------------------------------------------------------------
 
-def reminder(days_left: int) -> str:
-    return f"EXC-0001 expires in {days_left} day{'s' if days_left != 1 else ''}: {TITLE}"
-
-
 @pytest.mark.django_db
 def test_reminders_30_7_and_1_days_before_then_expiry(approved):
     sent = run_days(days(D(2027, 1, 20), EXPIRES))
 
     assert sent == {
-        D(2027, 1, 30): {reminder(30): HR_AND_SECURITY},
-        D(2027, 2, 22): {reminder(7): HR_AND_SECURITY},
-        D(2027, 2, 28): {reminder(1): HR_AND_SECURITY},
-        EXPIRES: {f"EXC-0001 expired today: {TITLE}": HR_AND_SECURITY},
+        D(2027, 1, 30): {reminder(approved, 30): HR_AND_SECURITY},
+        D(2027, 2, 22): {reminder(approved, 7): HR_AND_SECURITY},
+        D(2027, 2, 28): {reminder(approved, 1): HR_AND_SECURITY},
+        EXPIRES: {expired(approved): HR_AND_SECURITY},
     }
     assert sorted(ExceptionReminder.objects.values_list("days_before", "expires_on")) == [
         (1, EXPIRES), (7, EXPIRES), (30, EXPIRES)]
@@ -183,9 +187,9 @@ def test_skipped_days_still_send_each_due_reminder_once(approved):
     sent = run_days([D(2027, 1, 29), D(2027, 2, 4), D(2027, 2, 5), D(2027, 2, 23), D(2027, 2, 26), EXPIRES])
 
     assert sent == {
-        D(2027, 2, 4): {reminder(25): HR_AND_SECURITY},   # the 30-day reminder, five days late
-        D(2027, 2, 23): {reminder(6): HR_AND_SECURITY},   # the 7-day reminder, a day late
-        EXPIRES: {f"EXC-0001 expired today: {TITLE}": HR_AND_SECURITY},
+        D(2027, 2, 4): {reminder(approved, 25): HR_AND_SECURITY},   # the 30-day reminder, five days late
+        D(2027, 2, 23): {reminder(approved, 6): HR_AND_SECURITY},   # the 7-day reminder, a day late
+        EXPIRES: {expired(approved): HR_AND_SECURITY},
     }
     assert sorted(ExceptionReminder.objects.values_list("days_before", flat=True)) == [7, 30]
     assert Counter(Notification.objects.filter(kind="exception.expiring")
@@ -329,8 +333,8 @@ def test_two_workers_expiring_at_once_expire_once(require_postgres, approved, co
     assert Counter(Notification.objects.filter(kind="exception.expired").values_list("user__username", flat=True)) \
         == {"harriet_hr": 1, "sam_security": 1}
     assert Counter((m.subject, tuple(m.to)) for m in mail.outbox if "expired today" in m.subject) == {
-        (f"[soc2hub] EXC-0001 expired today: {TITLE}", ("harriet_hr@example.com",)): 1,
-        (f"[soc2hub] EXC-0001 expired today: {TITLE}", ("sam_security@example.com",)): 1,
+        (f"[soc2hub] {expired(approved)}", ("harriet_hr@example.com",)): 1,
+        (f"[soc2hub] {expired(approved)}", ("sam_security@example.com",)): 1,
     }
 
 
@@ -350,8 +354,8 @@ def test_two_workers_reminding_at_once_remind_once(require_postgres, approved, p
     assert Counter(Notification.objects.filter(kind="exception.expiring").values_list("user__username", flat=True)) \
         == {"harriet_hr": 1, "sam_security": 1}
     assert Counter((m.subject, tuple(m.to)) for m in mail.outbox if m.subject.endswith(TITLE)) == {
-        (f"[soc2hub] {reminder(7)}", ("harriet_hr@example.com",)): 1,
-        (f"[soc2hub] {reminder(7)}", ("sam_security@example.com",)): 1,
+        (f"[soc2hub] {reminder(approved, 7)}", ("harriet_hr@example.com",)): 1,
+        (f"[soc2hub] {reminder(approved, 7)}", ("sam_security@example.com",)): 1,
     }
     # ...and the weekly digest for the one waiting for Leadership goes once too.
     assert list(SignatureDigest.objects.values_list("user__username", "week")) == [("lee_leadership", "2027-W08")]

@@ -1,0 +1,518 @@
+"""Imports of non-human identities: upload, check (the dry run), apply (all or nothing).
+
+An import moves queued → running (checking) → previewed → applying → applied, or to failed.
+
+* ``import_create`` stores the upload with its SHA-256 and queues the check.
+* ``import_check`` (a task) streams the file through its importer, compares each row with the
+  database by natural key (source, external id) in batches, and records counts, progress and a
+  preview: new, updated (which fields), unchanged, skipped, errors with their lines. It writes
+  no identity. Running it twice is harmless.
+* ``import_apply`` claims a clean preview with a conditional update (two clicks apply once) and
+  queues ``import_apply_now``, which re-reads the file and upserts everything in one
+  transaction, logging one activity entry with the counts and the file's SHA-256. Any error
+  rolls it all back and marks the import failed: nothing is written.
+
+What a format carries always applies; what it does not carry is never touched on existing
+identities (see ``nhi.importers.base`` for ``fields``, ``defaults`` and ``add_tags``). An
+existing identity keeps its owner team unless the file names one; the import's default team
+goes to new identities that name none, and to existing ones that have none.
+"""
+
+import datetime as dt
+import hashlib
+import io
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from evidence.storage import human_size, safe_filename
+from nhi import tasks
+from nhi.importers import IMPORTERS
+from nhi.importers.base import (
+    ImportContext,
+    ImportFormatError,
+    ParsedRow,
+    RowError,
+    Skipped,
+    date_problems,
+    decode_head,
+)
+from nhi.models import (
+    DEFAULT_ROTATION_DAYS,
+    Environment,
+    ImportStatus,
+    NhiImport,
+    NhiStatus,
+    NonHumanIdentity,
+    rotation_due,
+)
+from soc2hub import permissions
+from soc2hub.models import Team, User
+from soc2hub.services import activity_record
+
+logger = logging.getLogger(__name__)
+
+LOOKUP_BATCH = 2_000  # natural keys looked up per query
+WRITE_BATCH = 1_000  # rows per INSERT / UPDATE statement
+PROGRESS_EVERY = 1_000  # rows between progress updates
+PREVIEW_EXAMPLES = 50  # examples kept per outcome
+PREVIEW_ERRORS = 200
+NOTHING_WRITTEN = "fix the errors and upload again; nothing was written."
+
+# Fields an import may set. The natural key and the lifecycle flags (rotation_required,
+# transfer_required) belong to the lifecycle services, not to imports.
+IMPORTED_FIELDS = (
+    "name", "kind", "provider", "environment", "owner_team", "technical_owner", "purpose", "scopes",
+    "has_admin_access", "has_production_access", "vendor", "secret_location", "credential_fingerprint",
+    "created_on", "last_used_on", "last_rotated_on", "rotation_interval_days", "expires_on", "status", "owasp_tags",
+)
+RELATIONS = ("owner_team", "technical_owner")
+DATE_FIELDS = ("created_on", "last_used_on", "last_rotated_on", "expires_on")
+
+
+def _max_bytes() -> int:
+    return getattr(settings, "NHI_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
+
+
+# --- upload --------------------------------------------------------------------------------
+
+def import_create(*, actor, format: str, upload, default_team: Team | None = None,
+                  default_environment: str = Environment.PRODUCTION) -> NhiImport:
+    """Store an uploaded file for import and queue its check. Security only."""
+    permissions.require(actor, permissions.IMPORT, NhiImport)
+    if format not in IMPORTERS:
+        raise ValidationError({"format": f"Choose one of: {', '.join(IMPORTERS)}."})
+    if default_environment not in Environment.values:
+        raise ValidationError({"default_environment": f"Choose one of: {', '.join(Environment.values)}."})
+    name = safe_filename(getattr(upload, "name", "") or f"{format}-import")
+    label = f"“{name}”"
+    limit = _max_bytes()
+    if getattr(upload, "size", None) and upload.size > limit:
+        raise ValidationError(f"{label} is {human_size(upload.size)}; an import may be at most {human_size(limit)}.")
+    digest, size, head = hashlib.sha256(), 0, b""
+    upload.seek(0)
+    for chunk in upload.chunks():
+        size += len(chunk)
+        if size > limit:
+            raise ValidationError(f"{label} is over the {human_size(limit)} limit for an import.")
+        digest.update(chunk)
+        if len(head) < 8192:
+            head += chunk[: 8192 - len(head)]
+    upload.seek(0)
+    if size == 0:
+        raise ValidationError(f"{label} is empty.")
+    try:
+        text = decode_head(head)
+    except UnicodeDecodeError:
+        raise ValidationError(f"{label} is not UTF-8 text; imports take CSV or JSON files.") from None
+    if "\x00" in text:
+        raise ValidationError(f"{label} contains binary data; imports take CSV or JSON files.")
+
+    stored = None
+    try:
+        with transaction.atomic():
+            imp = NhiImport(format=format, original_name=name, sha256=digest.hexdigest(), created_by=actor,
+                            default_team=default_team,
+                            preview={"options": {"default_environment": default_environment}})
+            imp.file.save(name, upload, save=False)
+            stored = imp.file.name
+            imp.save()
+            activity_record(actor=actor, verb="nhi_import.uploaded", obj=imp,
+                            after={"format": format, "name": name, "size": size, "sha256": imp.sha256,
+                                   "default_team": default_team.slug if default_team else None,
+                                   "default_environment": default_environment})
+            pk = imp.pk
+            transaction.on_commit(lambda: tasks.import_check.delay(pk))
+    except Exception:
+        if stored:
+            NhiImport.file.field.storage.delete(stored)
+        raise
+    return imp
+
+
+# --- comparing a file with the database ---------------------------------------------------------
+
+@dataclass
+class Outcome:
+    kind: str  # new, updated, unchanged
+    row: ParsedRow
+    obj: NonHumanIdentity
+    changes: dict = field(default_factory=dict)  # field -> (before, after)
+
+
+@dataclass
+class Tally:
+    counts: Counter = field(default_factory=Counter)
+    examples: dict = field(default_factory=lambda: defaultdict(list))
+    errors: list = field(default_factory=list)
+    changed_fields: Counter = field(default_factory=Counter)
+    secrets: int = 0
+
+    def add(self, outcome, describe: Callable) -> None:
+        if isinstance(outcome, RowError):
+            self.counts["errors"] += 1
+            self.secrets += outcome.secret
+            if len(self.errors) < PREVIEW_ERRORS:
+                self.errors.append({"line": outcome.line, "external_id": outcome.external_id,
+                                    "message": outcome.message})
+            return
+        if isinstance(outcome, Skipped):
+            self.counts["skipped"] += 1
+            if len(self.examples["skipped"]) < PREVIEW_EXAMPLES:
+                self.examples["skipped"].append({"line": outcome.line, "external_id": outcome.external_id,
+                                                 "reason": outcome.reason})
+            return
+        self.counts[outcome.kind] += 1
+        self.changed_fields.update(outcome.changes)
+        if len(self.examples[outcome.kind]) < PREVIEW_EXAMPLES:
+            example = {"line": outcome.row.line, "source": outcome.row.source,
+                       "external_id": outcome.row.external_id, "name": outcome.obj.name}
+            if outcome.kind == "updated":
+                example["changes"] = {name: [describe(name, before), describe(name, after)]
+                                      for name, (before, after) in outcome.changes.items()}
+            self.examples[outcome.kind].append(example)
+
+    def preview(self, options: dict) -> dict:
+        return {
+            "options": options,
+            **{kind: self.examples.get(kind, []) for kind in ("new", "updated", "unchanged", "skipped")},
+            "errors": self.errors,
+            "skipped_count": self.counts["skipped"],
+            "changed_fields": dict(self.changed_fields.most_common()),
+            "truncated": {kind: max(0, self.counts[kind] - PREVIEW_EXAMPLES)
+                          for kind in ("new", "updated", "unchanged", "skipped")}
+                         | {"errors": max(0, self.counts["errors"] - PREVIEW_ERRORS)},
+        }
+
+
+class _Gone(Exception):
+    """The import row was deleted, or another run finished it, while this one worked."""
+
+
+class _Comparison:
+    """Turns parsed rows into outcomes against the database, one lookup query per batch."""
+
+    def __init__(self, imp: NhiImport, context: ImportContext):
+        self.context = context
+        self.default_team = imp.default_team
+        self._team_slugs = None
+        self._usernames: dict[int, str] = {}
+
+    def existing(self, rows: list[ParsedRow], *, lock: bool) -> dict:
+        keys = defaultdict(list)
+        for row in rows:
+            keys[row.source].append(row.external_id)
+        condition = Q()
+        for source, external_ids in keys.items():
+            condition |= Q(source=source, external_id__in=external_ids)
+        queryset = NonHumanIdentity.objects.filter(condition)
+        if lock:
+            queryset = queryset.select_for_update()
+        return {(nhi.source, nhi.external_id): nhi for nhi in queryset}
+
+    def outcome(self, row: ParsedRow, current: NonHumanIdentity | None) -> Outcome | RowError:
+        if current is None:
+            return self._new(row)
+        return self._update(row, current)
+
+    def _new(self, row: ParsedRow) -> Outcome | RowError:
+        values = {"environment": self.context.default_environment, "status": NhiStatus.ACTIVE,
+                  **row.defaults, **row.fields}
+        kind = values.get("kind")
+        if not kind:
+            return RowError(row.line, row.external_id, "kind: a new identity needs a kind.")
+        if "rotation_interval_days" not in values:
+            values["rotation_interval_days"] = DEFAULT_ROTATION_DAYS.get(kind)
+        if values.get("owner_team") is None and "owner_team" not in row.fields:
+            values["owner_team"] = self.default_team
+        if not values.get("provider"):
+            return RowError(row.line, row.external_id, "provider: a new identity needs its provider or system "
+                                                       "(e.g. AWS, GitHub).")
+        if values["status"] == NhiStatus.ACTIVE and values.get("owner_team") is None:
+            return RowError(row.line, row.external_id,
+                            "owner_team: a new active identity needs an owner team; name one in the file or "
+                            "choose a default team for the import.")
+        values["owasp_tags"] = _with_tags(values.get("owasp_tags") or [], row.add_tags)
+        values = {name: value for name, value in values.items() if name in IMPORTED_FIELDS}
+        nhi = NonHumanIdentity(source=row.source, external_id=row.external_id, **values)
+        nhi.rotation_due_on = rotation_due(nhi.last_rotated_on, nhi.rotation_interval_days)
+        return Outcome("new", row, nhi)
+
+    def _update(self, row: ParsedRow, current: NonHumanIdentity) -> Outcome | RowError:
+        target = {name: value for name, value in row.fields.items() if name in IMPORTED_FIELDS}
+        if "owner_team" not in target and current.owner_team_id is None and self.default_team is not None:
+            target["owner_team"] = self.default_team
+        if row.add_tags:
+            target["owasp_tags"] = _with_tags(target.get("owasp_tags", current.owasp_tags) or [], row.add_tags)
+        touched = set(target) & set(DATE_FIELDS)
+        if touched:
+            dates = {name: target.get(name, getattr(current, name)) for name in DATE_FIELDS}
+            for column, message in date_problems(dates, self.context.today):
+                if column in touched or "created_on" in touched:
+                    return RowError(row.line, row.external_id, f"{column}: {message} (with the date already "
+                                                               "recorded in soc2hub)")
+        changes = {}
+        for name, new in target.items():
+            if name in RELATIONS:
+                old_id, new_id = getattr(current, f"{name}_id"), (new.pk if new is not None else None)
+                if old_id != new_id:
+                    changes[name] = (old_id, new_id)
+            else:
+                old = getattr(current, name)
+                if _normalised(name, old) != _normalised(name, new):
+                    changes[name] = (old, new)
+        if not changes:
+            return Outcome("unchanged", row, current)
+        for name in changes:
+            setattr(current, name, target[name])
+        current.rotation_due_on = rotation_due(current.last_rotated_on, current.rotation_interval_days)
+        return Outcome("updated", row, current, changes)
+
+    def describe(self, name: str, value):
+        """A value as the preview shows it: teams by slug, people by username, dates as ISO."""
+        if name == "owner_team":
+            if self._team_slugs is None:
+                self._team_slugs = {team.pk: team.slug for team in self.context.teams.values()}
+            return self._team_slugs.get(value, value) if value is not None else None
+        if name == "technical_owner":
+            if value is not None and value not in self._usernames:
+                self._usernames[value] = User.objects.filter(pk=value).values_list("username", flat=True).first()
+            return self._usernames.get(value) if value is not None else None
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, str) and len(value) > 120:
+            return value[:119] + "…"
+        return value
+
+
+def _with_tags(tags, added) -> list[str]:
+    tags = list(tags)
+    return tags + [tag for tag in added if tag not in tags]
+
+
+def _normalised(name: str, value):
+    if name == "scopes":
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+    if name in ("purpose", "vendor", "secret_location", "credential_fingerprint", "provider", "name"):
+        return (value or "").strip()
+    if name == "owasp_tags":
+        return list(value or [])
+    return value
+
+
+def _binary(handle):
+    """The raw binary stream behind a storage file, for ``io.TextIOWrapper``."""
+    inner = getattr(handle, "file", None)
+    return inner if isinstance(inner, io.IOBase) else handle
+
+
+def _verify_sha256(imp: NhiImport) -> None:
+    if not imp.file.name or not imp.file.storage.exists(imp.file.name):
+        raise ImportFormatError("The uploaded file is no longer stored; upload it again.")
+    digest = hashlib.sha256()
+    with imp.file.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != imp.sha256:
+        raise ImportFormatError("The stored file no longer matches the SHA-256 recorded at upload; upload it again.")
+
+
+def _walk(imp: NhiImport, *, lock: bool = False, on_batch: Callable | None = None,
+          on_progress: Callable | None = None) -> Tally:
+    """Read the whole file, comparing it with the database one batch of keys at a time."""
+    importer = IMPORTERS[imp.format]
+    options = imp.preview.get("options", {}) if isinstance(imp.preview, dict) else {}
+    context = ImportContext(default_environment=options.get("default_environment", Environment.PRODUCTION))
+    comparison = _Comparison(imp, context)
+    tally = Tally()
+    pending: list[ParsedRow] = []
+
+    def flush():
+        existing = comparison.existing(pending, lock=lock)
+        outcomes = []
+        for row in pending:
+            outcome = comparison.outcome(row, existing.get((row.source, row.external_id)))
+            tally.add(outcome, comparison.describe)
+            if isinstance(outcome, Outcome):
+                outcomes.append(outcome)
+        if on_batch is not None:
+            on_batch(outcomes)
+        pending.clear()
+
+    reported = 0
+    with imp.file.open("rb") as handle:
+        for item in importer.parse(_binary(handle), context):
+            if isinstance(item, ParsedRow):
+                pending.append(item)
+                if len(pending) >= LOOKUP_BATCH:
+                    flush()
+            else:
+                tally.add(item, comparison.describe)
+            done = item.line - importer.FIRST_LINE + 1
+            if on_progress is not None and done - reported >= PROGRESS_EVERY:
+                flush() if pending and on_batch is None and False else None
+                on_progress(done)
+                reported = done
+        if pending:
+            flush()
+    return tally
+
+
+def _summary(counts: Counter) -> str:
+    parts = [f"{counts['new']:,} new", f"{counts['updated']:,} updated", f"{counts['unchanged']:,} unchanged"]
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']:,} skipped")
+    return ", ".join(parts)
+
+
+# --- the check (dry run) ---------------------------------------------------------------------
+
+def import_check(import_id: int) -> NhiImport | None:
+    """The dry run: count what applying the file would do, and why any row cannot be applied.
+    Writes only the import's own progress and results, never an identity. Safe to run again:
+    a finished check is left as it is; an interrupted one starts over."""
+    claimed = NhiImport.objects.filter(pk=import_id, status__in=(ImportStatus.QUEUED, ImportStatus.RUNNING)).update(
+        status=ImportStatus.RUNNING, processed_rows=0, total_rows=0, message="")
+    if not claimed:
+        return NhiImport.objects.filter(pk=import_id).first()
+    imp = NhiImport.objects.select_related("default_team").get(pk=import_id)
+    options = imp.preview.get("options", {}) if isinstance(imp.preview, dict) else {}
+    importer = IMPORTERS[imp.format]
+
+    def progress(done: int) -> None:
+        if not NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
+                processed_rows=min(done, imp.total_rows)):
+            raise _Gone
+
+    try:
+        _verify_sha256(imp)
+        with imp.file.open("rb") as handle:
+            imp.total_rows = importer.count_rows(_binary(handle))
+        if imp.total_rows > settings.NHI_IMPORT_MAX_ROWS:
+            raise ImportFormatError(f"The file has {imp.total_rows:,} rows; one import takes at most "
+                                    f"{settings.NHI_IMPORT_MAX_ROWS:,}. Split it into several files.")
+        NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(total_rows=imp.total_rows)
+        tally = _walk(imp, on_progress=progress)
+    except _Gone:
+        return NhiImport.objects.filter(pk=import_id).first()
+    except ImportFormatError as exc:
+        return _fail(import_id, ImportStatus.RUNNING, str(exc))
+    except Exception as exc:
+        logger.exception("Checking NHI import %s failed", import_id)
+        return _fail(import_id, ImportStatus.RUNNING, f"The check stopped unexpectedly ({exc.__class__.__name__}); "
+                                                     "nothing was written. Try again or contact Security.")
+
+    counts = tally.counts
+    if counts["errors"]:
+        message = (f"{_summary(counts)} — and {counts['errors']:,} row{'s' if counts['errors'] != 1 else ''} with "
+                   f"errors: {NOTHING_WRITTEN[0].upper()}{NOTHING_WRITTEN[1:]}")
+    elif not (counts["new"] or counts["updated"] or counts["unchanged"]):
+        message = f"{_summary(counts)}: the file holds no identity to import."
+    else:
+        message = f"{_summary(counts)}. Nothing is written until you apply it."
+    if tally.secrets:
+        imp.file.storage.delete(imp.file.name)
+        NhiImport.objects.filter(pk=import_id).update(file="")
+        message += (" The file held what look like secrets, so it has been deleted from soc2hub's storage "
+                    "(its SHA-256 is kept). Rotate those credentials: the file exposed them.")
+    NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
+        status=ImportStatus.PREVIEWED, processed_rows=imp.total_rows, new_count=counts["new"],
+        updated_count=counts["updated"], unchanged_count=counts["unchanged"], error_count=counts["errors"],
+        preview=tally.preview(options), message=message)
+    return NhiImport.objects.filter(pk=import_id).first()
+
+
+def _fail(import_id: int, from_status: str, message: str) -> NhiImport | None:
+    NhiImport.objects.filter(pk=import_id, status=from_status).update(status=ImportStatus.FAILED, message=message)
+    return NhiImport.objects.filter(pk=import_id).first()
+
+
+# --- applying --------------------------------------------------------------------------------
+
+def _refusal(imp: NhiImport) -> str:
+    if imp.status == ImportStatus.PREVIEWED and imp.error_count:
+        return (f"The check found {imp.error_count:,} row{'s' if imp.error_count != 1 else ''} with errors: "
+                f"{NOTHING_WRITTEN}")
+    if imp.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        return "The file is still being checked; apply it once the preview is ready."
+    if imp.status == ImportStatus.APPLYING:
+        return "This import is already being applied."
+    if imp.status == ImportStatus.APPLIED:
+        return "This import has already been applied."
+    return f"This import failed ({imp.message.rstrip('.')}): {NOTHING_WRITTEN}"
+
+
+def import_apply(*, imp: NhiImport, actor) -> NhiImport:
+    """Apply a clean preview: claim it (previewed → applying) so two clicks or two workers apply
+    it once, and queue the write. Security only."""
+    permissions.require(actor, permissions.IMPORT, imp)
+    with transaction.atomic():
+        claimed = NhiImport.objects.filter(pk=imp.pk, status=ImportStatus.PREVIEWED, error_count=0).update(
+            status=ImportStatus.APPLYING)
+        if not claimed:
+            raise ValidationError(_refusal(NhiImport.objects.get(pk=imp.pk)))
+        pk, actor_id = imp.pk, actor.pk
+        transaction.on_commit(lambda: tasks.import_apply.delay(pk, actor_id))
+    imp.refresh_from_db()
+    return imp
+
+
+class _ApplyRefused(Exception):
+    pass
+
+
+def _write(outcomes: list[Outcome]) -> None:
+    new = [o.obj for o in outcomes if o.kind == "new"]
+    if new:
+        NonHumanIdentity.objects.bulk_create(new, batch_size=WRITE_BATCH)
+    updated = [o for o in outcomes if o.kind == "updated"]
+    if updated:
+        names = set().union(*(o.changes for o in updated))
+        now = timezone.now()
+        for outcome in updated:
+            outcome.obj.updated_at = now
+        NonHumanIdentity.objects.bulk_update([o.obj for o in updated],
+                                             sorted(names | {"rotation_due_on", "updated_at"}),
+                                             batch_size=WRITE_BATCH)
+
+
+def import_apply_now(import_id: int, actor_id: int | None = None) -> NhiImport | None:
+    """Write a claimed import in one transaction: upsert every row by natural key, log one entry,
+    mark it applied. On any error everything is rolled back and the import marked failed."""
+    try:
+        with transaction.atomic():
+            imp = (NhiImport.objects.select_for_update().select_related("default_team", "created_by")
+                   .filter(pk=import_id).first())
+            if imp is None or imp.status != ImportStatus.APPLYING:
+                return imp  # gone, or applied by another worker
+            actor = User.objects.filter(pk=actor_id).first() if actor_id else imp.created_by
+            _verify_sha256(imp)
+            tally = _walk(imp, lock=True, on_batch=_write)
+            counts = tally.counts
+            if counts["errors"]:
+                first = tally.errors[0]
+                raise _ApplyRefused(f"The file no longer checks cleanly (line {first['line']}: {first['message']})")
+            activity_record(actor=actor, verb="nhi_import.applied", obj=imp, after={
+                "format": imp.format, "file": imp.original_name, "sha256": imp.sha256,
+                "new": counts["new"], "updated": counts["updated"], "unchanged": counts["unchanged"],
+                "skipped": counts["skipped"], "changed_fields": dict(tally.changed_fields),
+            })
+            NhiImport.objects.filter(pk=import_id).update(
+                status=ImportStatus.APPLIED, applied_at=timezone.now(), new_count=counts["new"],
+                updated_count=counts["updated"], unchanged_count=counts["unchanged"], error_count=0,
+                message=f"Applied: {_summary(counts)}.")
+    except (_ApplyRefused, ImportFormatError) as exc:
+        return _fail(import_id, ImportStatus.APPLYING, f"{str(exc).rstrip('.')}: {NOTHING_WRITTEN}")
+    except Exception as exc:
+        logger.exception("Applying NHI import %s failed", import_id)
+        return _fail(import_id, ImportStatus.APPLYING,
+                     f"Applying stopped unexpectedly ({exc.__class__.__name__}); everything was rolled back, "
+                     "nothing was written. Upload the file again to retry.")
+    return NhiImport.objects.filter(pk=import_id).first()
