@@ -357,7 +357,6 @@ def _walk(imp: NhiImport, *, lock: bool = False, on_batch: Callable | None = Non
                 tally.add(item, comparison.describe)
             done = item.line - importer.FIRST_LINE + 1
             if on_progress is not None and done - reported >= PROGRESS_EVERY:
-                flush() if pending and on_batch is None and False else None
                 on_progress(done)
                 reported = done
         if pending:
@@ -387,8 +386,7 @@ def import_check(import_id: int) -> NhiImport | None:
     importer = IMPORTERS[imp.format]
 
     def progress(done: int) -> None:
-        if not NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
-                processed_rows=min(done, imp.total_rows)):
+        if not _record_progress(import_id, min(done, imp.total_rows)):
             raise _Gone
 
     try:
@@ -427,6 +425,12 @@ def import_check(import_id: int) -> NhiImport | None:
         updated_count=counts["updated"], unchanged_count=counts["unchanged"], error_count=counts["errors"],
         preview=tally.preview(options), message=message)
     return NhiImport.objects.filter(pk=import_id).first()
+
+
+def _record_progress(import_id: int, done: int) -> bool:
+    """Publish how far the check is, in its own statement outside any transaction, so the page
+    polling the import sees it move. False when the import is gone or no longer checking."""
+    return bool(NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(processed_rows=done))
 
 
 def _fail(import_id: int, from_status: str, message: str) -> NhiImport | None:

@@ -33,6 +33,8 @@ def _isolated_media(settings, tmp_path):
                     "OPTIONS": {"location": tmp_path / "media"}},
     }
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The real hasher costs ~0.3 s a person; tests make hundreds of people.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -332,9 +332,9 @@ SECRET_PATTERNS = [
     (re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}"), "a Google API key"),
     (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "a JSON web token"),
     (re.compile(r"(?i)aws_secret_access_key\s*[=:]"), "an AWS secret access key"),
-    (re.compile(r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*[0-9])"
-                r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"), "an AWS secret access key"),
 ]
+# 40 characters of base64 standing alone (not part of an ARN or a path), checked for randomness.
+AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=:])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])")
 HASH_PREFIXES = ("sha256:", "sha1:", "md5:", "sha512:")
 MASKS = ("…", "...", "**", "••", "xxxx", "XXXX")
@@ -346,6 +346,8 @@ def secret_kind(value: str) -> str | None:
     for pattern, kind in SECRET_PATTERNS:
         if pattern.search(value):
             return kind
+    if any(_random_looking(token) for token in AWS_SECRET_KEY.findall(value)):
+        return "an AWS secret access key"
     return None
 
 

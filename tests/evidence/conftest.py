@@ -13,12 +13,6 @@ from tests.evidence.factories import make_request, make_template
 from tests.factories import Role, member_of
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Personas are created with a password; the production hasher costs ~0.3 s a user."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def hr_lead(teams, personas):
     lead = member_of(teams["hr"], username="hal_hr_lead")

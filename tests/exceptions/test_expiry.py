@@ -92,8 +92,8 @@ def test_expires_on_the_date_and_not_the_day_before(approved, controls):
     assert exception.status == S.EXPIRED
     assert Control.objects.get(ref="HR-01").exception_lapsed_on == EXPIRES  # back in view
     assert Control.objects.get(ref="ENG-01").exception_lapsed_on is None  # not covered: untouched
-    [expired] = ActivityLog.objects.filter(verb="exception.expired")
-    assert (expired.actor, expired.before, expired.after) == (
+    [entry] = ActivityLog.objects.filter(verb="exception.expired")
+    assert (entry.actor, entry.before, entry.after) == (
         None, {"status": "approved"}, {"status": "expired", "expires_on": "2027-03-01"})
     assert ActivityLog.objects.filter(verb="control.exception_lapsed",
                                       object_id=str(controls["hr"].pk)).count() == 1
