@@ -16,6 +16,7 @@ urlpatterns = [
     path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
     path("evidence/", include("evidence.urls")),
     path("exceptions/", include("exceptions.urls")),
+    path("nhi/", include("nhi.urls")),
     path("", include("controls.urls")),
     path("api/v1/", include("soc2hub.api")),
     path("admin/", admin.site.urls),

@@ -159,6 +159,6 @@ def transfer(request, pk):
 def export_csv(request):
     """The filtered list as CSV, streamed, in the import format (formula cells neutralised)."""
     _filterset, qs = filtered_inventory(request)
-    response = StreamingHttpResponse(export.csv_lines(qs), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(export.csv_rows(qs, byte_order_mark=True), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="non-human-identities-{timezone.localdate()}.csv"'
     return response
