@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group
 from controls.models import Control
 from evidence.models import EvidenceTemplate
 from evidence.storage import allowed_extensions
+from soc2hub.widgets import DateInput
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -57,8 +58,8 @@ class EvidenceTemplateForm(forms.ModelForm):
         widgets = {
             "instructions": forms.Textarea(attrs={"rows": 4}),
             "acceptance_criteria": forms.Textarea(attrs={"rows": 3}),
-            "starts_on": forms.DateInput(attrs={"type": "date"}),
-            "one_off_period_end": forms.DateInput(attrs={"type": "date"}),
+            "starts_on": DateInput(),
+            "one_off_period_end": DateInput(),
         }
         labels = {
             "opens_days_after_period_end": "Opens (days after period end)",

@@ -5,6 +5,7 @@ from django.utils import timezone
 from controls.models import Control, Criterion
 from exceptions.models import ExceptionRecord, Recommendation, SignatureDecision
 from soc2hub.models import Team
+from soc2hub.widgets import DateInput
 
 
 class ExceptionForm(forms.ModelForm):
@@ -25,7 +26,7 @@ class ExceptionForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 4}),
             "justification": forms.Textarea(attrs={"rows": 3}),
             "compensating_controls": forms.Textarea(attrs={"rows": 3}),
-            "expires_on": forms.DateInput(attrs={"type": "date"}),
+            "expires_on": DateInput(),
             "likelihood": forms.Select(choices=[(n, n) for n in range(1, 6)]),
             "impact": forms.Select(choices=[(n, n) for n in range(1, 6)]),
         }

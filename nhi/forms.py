@@ -3,8 +3,16 @@ from django.utils import timezone
 
 from controls.models import Control
 from evidence.models import AWAITING_TEAM, EvidenceRequest
-from nhi.models import OWASP_NHI_TAGS, AttestationCampaign, Environment, ImportFormat, NhiKind, NonHumanIdentity
+from nhi.models import (
+    OWASP_NHI_TAGS,
+    AttestationCampaign,
+    Environment,
+    ImportFormat,
+    NhiKind,
+    NonHumanIdentity,
+)
 from soc2hub.models import Team, User
+from soc2hub.widgets import DateInput
 
 
 class NhiForm(forms.ModelForm):
@@ -22,7 +30,7 @@ class NhiForm(forms.ModelForm):
         widgets = {
             "purpose": forms.Textarea(attrs={"rows": 2}),
             "scopes": forms.Textarea(attrs={"rows": 3}),
-            **{name: forms.DateInput(attrs={"type": "date"})
+            **{name: DateInput()
                for name in ("created_on", "last_used_on", "last_rotated_on", "expires_on")},
         }
 
@@ -41,7 +49,7 @@ class NhiForm(forms.ModelForm):
 
 
 class RotateForm(forms.Form):
-    rotated_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), initial=timezone.localdate,
+    rotated_on = forms.DateField(widget=DateInput(), initial=timezone.localdate,
                                  label="Rotated on")
     evidence_link = forms.URLField(required=False, max_length=1000, assume_scheme="https",
                                    label="Link to the change (ticket, PR, vault audit entry)")
@@ -51,7 +59,8 @@ class RotateForm(forms.Form):
 
 
 class RevokeForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+                             error_messages={"required": "Say why it is revoked; it goes on the record."})
     evidence_link = forms.URLField(required=False, max_length=1000, assume_scheme="https")
     decommission = forms.BooleanField(required=False, label="Decommission the identity altogether")
 
@@ -82,7 +91,7 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = AttestationCampaign
         fields = ["name", "due_on", "kinds", "teams", "environments", "evidence_request"]
-        widgets = {"due_on": forms.DateInput(attrs={"type": "date"}),
+        widgets = {"due_on": DateInput(),
                    "teams": forms.SelectMultiple(attrs={"size": 5})}
 
     def __init__(self, *args, **kwargs):
