@@ -172,8 +172,9 @@ def _notify_team(team, claimed: list[Owed], people, as_of: dt.date) -> None:
     overdue = [o for o in claimed if o.kind == ROTATION_OVERDUE]
     expiring = sorted((o for o in claimed if o.kind == EXPIRING), key=lambda o: o.days)
     count = len({o.nhi.pk for o in claimed})
-    who = team.name if team else "Identities without an owner team"
-    subject = f"{who}: {count} non-human identit{'y' if count == 1 else 'ies'} to rotate or renew"
+    identities = f"{count} non-human identit{'y' if count == 1 else 'ies'}"
+    subject = (f"{team.name}: {identities} to rotate or renew" if team
+               else f"Security: {identities} without an owner team to rotate or renew")
     url = f"/nhi/?team={team.slug}" if team else "/nhi/?orphaned=true"
     overdue_listed, overdue_more = _listing(overdue)
     expiring_listed, expiring_more = _listing(expiring)
@@ -188,9 +189,10 @@ def _notify_team(team, claimed: list[Owed], people, as_of: dt.date) -> None:
 
 def _escalate(team, claimed: list[Owed], people, as_of: dt.date) -> None:
     claimed = sorted(claimed, key=lambda o: -o.days)
-    who = team.name if team else "Identities without an owner team"
-    subject = (f"Escalation: {who} has {len(claimed)} non-human identit{'y' if len(claimed) == 1 else 'ies'} "
-               f"overdue for rotation by more than {ESCALATE_AFTER_DAYS} days")
+    identities = f"{len(claimed)} non-human identit{'y' if len(claimed) == 1 else 'ies'}"
+    late = f"overdue for rotation by more than {ESCALATE_AFTER_DAYS} days"
+    subject = (f"Escalation: {team.name} has {identities} {late}" if team
+               else f"Escalation: {identities} without an owner team {late}")
     listed, more = _listing(claimed)
     sent_to = notify(users=people, kind="nhi.escalation", subject=subject, template="nhi_escalation",
                      context={"team": team, "as_of": as_of, "overdue": listed, "more": more},

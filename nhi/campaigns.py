@@ -21,6 +21,7 @@ from django.utils.text import slugify
 
 from evidence.models import EvidenceRequest, ReminderKind, RequestStatus
 from evidence.services import evidence_submit_generated
+from nhi.export import safe_cell
 from nhi.models import (
     LIVE_STATUSES,
     AttestationCampaign,
@@ -42,8 +43,6 @@ CSV_HEADER = ["identity", "kind", "external_id", "environment", "owner_team", "d
 NO_TEAM = "none (Security)"
 DECISION_IN_CSV = {AttestationDecision.KEEP: "keep", AttestationDecision.REVOKE: "revoke",
                    AttestationDecision.PENDING: "not confirmed"}
-# A cell starting with one of these is read as a formula by Excel, LibreOffice and Sheets.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- opening -----------------------------------------------------------------------------------
@@ -100,12 +99,13 @@ def campaign_open(*, actor, name: str, due_on: dt.date, kinds=(), teams=(), envi
     people = list(User.objects.filter(memberships__team_id__in=list(team_names), is_active=True).distinct())
     if unowned:
         people += security_people()
-    # One call, so a person in two owner teams (or in Security too) hears about it once.
+    # One call, so a person in two owner teams (or in Security too) hears about it once. The mail
+    # goes after commit: a mail server that is down must not stop Security opening the campaign.
     notify(users=people, kind="nhi.campaign_opened",
            subject=f"Confirm your non-human identities by {due_on:%d %b %Y}: {campaign.name}",
            template="campaign_opened",
            context={"campaign": campaign, "counts": counts, "unowned": unowned, "total": len(in_scope)},
-           url=campaign.get_absolute_url())
+           url=campaign.get_absolute_url(), email_after_commit=True)
     activity_record(actor=actor, verb="campaign.opened", obj=campaign,
                     after={"items": len(in_scope), "teams": dict(counts), "unowned": unowned,
                            "due_on": due_on.isoformat(), "kinds": kinds, "environments": environments,
@@ -128,7 +128,7 @@ def item_attest(*, item: AttestationItem, actor, decision: str, scopes_confirmed
     permissions.require(actor, permissions.ATTEST, item)
     if campaign.status != CampaignStatus.OPEN:
         raise ValidationError(f"The campaign “{campaign}” is closed; its results are final.")
-    comment = (comment or "").strip()
+    comment = (comment or "").replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if decision == AttestationDecision.KEEP:
         if not scopes_confirmed:
             raise ValidationError({"scopes_confirmed": "Confirm that its privileges and scopes are still what it "
@@ -157,10 +157,9 @@ def item_attest(*, item: AttestationItem, actor, decision: str, scopes_confirmed
 # --- closing -----------------------------------------------------------------------------------
 
 def csv_safe(value) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (OWASP CSV injection);
-    NUL bytes, which make a file binary, are dropped."""
-    text = "" if value is None else str(value).replace("\x00", "")
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+    """A cell a spreadsheet shows as text, never runs as a formula (the inventory export's rule);
+    NUL bytes, which would make the file binary, are dropped."""
+    return safe_cell("" if value is None else str(value).replace("\x00", ""))
 
 
 def campaign_results_csv(campaign: AttestationCampaign) -> bytes:

@@ -141,10 +141,26 @@ def import_create(*, actor, format: str, upload, default_team: Team | None = Non
 
 @dataclass
 class Outcome:
+    """What applying one row would do. ``values`` holds a new identity's fields, or an existing
+    identity's stored row (attribute names, with its id) with the changes applied; model
+    instances are only built when written."""
+
     kind: str  # new, updated, unchanged
     row: ParsedRow
-    obj: NonHumanIdentity
+    values: dict
     changes: dict = field(default_factory=dict)  # field -> (before, after)
+
+    @property
+    def name(self) -> str:
+        return self.values["name"]
+
+    def identity(self) -> NonHumanIdentity:
+        if self.kind == "new":
+            nhi = NonHumanIdentity(source=self.row.source, external_id=self.row.external_id, **self.values)
+        else:
+            nhi = NonHumanIdentity(**self.values)
+        nhi.rotation_due_on = rotation_due(nhi.last_rotated_on, nhi.rotation_interval_days)
+        return nhi
 
 
 @dataclass
@@ -170,10 +186,10 @@ class Tally:
                                                  "reason": outcome.reason})
             return
         self.counts[outcome.kind] += 1
-        self.changed_fields.update(outcome.changes)
+        self.changed_fields.update(list(outcome.changes))
         if len(self.examples[outcome.kind]) < PREVIEW_EXAMPLES:
             example = {"line": outcome.row.line, "source": outcome.row.source,
-                       "external_id": outcome.row.external_id, "name": outcome.obj.name}
+                       "external_id": outcome.row.external_id, "name": outcome.name}
             if outcome.kind == "updated":
                 example["changes"] = {name: [describe(name, before), describe(name, after)]
                                       for name, (before, after) in outcome.changes.items()}
@@ -215,9 +231,11 @@ class _Comparison:
         queryset = NonHumanIdentity.objects.filter(condition)
         if lock:
             queryset = queryset.select_for_update()
-        return {(nhi.source, nhi.external_id): nhi for nhi in queryset}
+        # Plain rows, not model instances: most rows of a re-import are unchanged, and building
+        # 200,000 instances only to compare them would cost more than reading the file.
+        return {(stored["source"], stored["external_id"]): stored for stored in queryset.values()}
 
-    def outcome(self, row: ParsedRow, current: NonHumanIdentity | None) -> Outcome | RowError:
+    def outcome(self, row: ParsedRow, current: dict | None) -> Outcome | RowError:
         if current is None:
             return self._new(row)
         return self._update(row, current)
@@ -240,20 +258,17 @@ class _Comparison:
                             "owner_team: a new active identity needs an owner team; name one in the file or "
                             "choose a default team for the import.")
         values["owasp_tags"] = _with_tags(values.get("owasp_tags") or [], row.add_tags)
-        values = {name: value for name, value in values.items() if name in IMPORTED_FIELDS}
-        nhi = NonHumanIdentity(source=row.source, external_id=row.external_id, **values)
-        nhi.rotation_due_on = rotation_due(nhi.last_rotated_on, nhi.rotation_interval_days)
-        return Outcome("new", row, nhi)
+        return Outcome("new", row, {name: value for name, value in values.items() if name in IMPORTED_FIELDS})
 
-    def _update(self, row: ParsedRow, current: NonHumanIdentity) -> Outcome | RowError:
+    def _update(self, row: ParsedRow, current: dict) -> Outcome | RowError:
         target = {name: value for name, value in row.fields.items() if name in IMPORTED_FIELDS}
-        if "owner_team" not in target and current.owner_team_id is None and self.default_team is not None:
+        if "owner_team" not in target and current["owner_team_id"] is None and self.default_team is not None:
             target["owner_team"] = self.default_team
         if row.add_tags:
-            target["owasp_tags"] = _with_tags(target.get("owasp_tags", current.owasp_tags) or [], row.add_tags)
+            target["owasp_tags"] = _with_tags(target.get("owasp_tags", current["owasp_tags"]) or [], row.add_tags)
         touched = set(target) & set(DATE_FIELDS)
         if touched:
-            dates = {name: target.get(name, getattr(current, name)) for name in DATE_FIELDS}
+            dates = {name: target.get(name, current[name]) for name in DATE_FIELDS}
             for column, message in date_problems(dates, self.context.today):
                 if column in touched or "created_on" in touched:
                     return RowError(row.line, row.external_id, f"{column}: {message} (with the date already "
@@ -261,19 +276,19 @@ class _Comparison:
         changes = {}
         for name, new in target.items():
             if name in RELATIONS:
-                old_id, new_id = getattr(current, f"{name}_id"), (new.pk if new is not None else None)
-                if old_id != new_id:
-                    changes[name] = (old_id, new_id)
+                old, new = current[f"{name}_id"], (new.pk if new is not None else None)
+                if old != new:
+                    changes[name] = (old, new)
             else:
-                old = getattr(current, name)
-                if _normalised(name, old) != _normalised(name, new):
+                old = current[name]
+                if old != new and _normalised(name, old) != _normalised(name, new):
                     changes[name] = (old, new)
         if not changes:
             return Outcome("unchanged", row, current)
-        for name in changes:
-            setattr(current, name, target[name])
-        current.rotation_due_on = rotation_due(current.last_rotated_on, current.rotation_interval_days)
-        return Outcome("updated", row, current, changes)
+        updated = dict(current)
+        for name, (_, new) in changes.items():
+            updated[f"{name}_id" if name in RELATIONS else name] = new
+        return Outcome("updated", row, updated, changes)
 
     def describe(self, name: str, value):
         """A value as the preview shows it: teams by slug, people by username, dates as ISO."""
@@ -473,17 +488,19 @@ class _ApplyRefused(Exception):
 
 
 def _write(outcomes: list[Outcome]) -> None:
-    new = [o.obj for o in outcomes if o.kind == "new"]
+    new = [o.identity() for o in outcomes if o.kind == "new"]
     if new:
         NonHumanIdentity.objects.bulk_create(new, batch_size=WRITE_BATCH)
     updated = [o for o in outcomes if o.kind == "updated"]
     if updated:
+        # One statement per batch for the union of the changed fields: a field that did not
+        # change on some row is written back with the value just read (under a row lock).
         names = set().union(*(o.changes for o in updated))
         now = timezone.now()
-        for outcome in updated:
-            outcome.obj.updated_at = now
-        NonHumanIdentity.objects.bulk_update([o.obj for o in updated],
-                                             sorted(names | {"rotation_due_on", "updated_at"}),
+        identities = [o.identity() for o in updated]
+        for nhi in identities:
+            nhi.updated_at = now
+        NonHumanIdentity.objects.bulk_update(identities, sorted(names | {"rotation_due_on", "updated_at"}),
                                              batch_size=WRITE_BATCH)
 
 
@@ -492,7 +509,7 @@ def import_apply_now(import_id: int, actor_id: int | None = None) -> NhiImport |
     mark it applied. On any error everything is rolled back and the import marked failed."""
     try:
         with transaction.atomic():
-            imp = (NhiImport.objects.select_for_update().select_related("default_team", "created_by")
+            imp = (NhiImport.objects.select_for_update(of=("self",)).select_related("default_team", "created_by")
                    .filter(pk=import_id).first())
             if imp is None or imp.status != ImportStatus.APPLYING:
                 return imp  # gone, or applied by another worker

@@ -20,6 +20,8 @@ from django.utils import timezone
 from controls.models import OWNER_ROLES, Control, CrosswalkReference, Criterion
 from evidence import services as evidence_services
 from exceptions import services as exception_services
+from evidence.models import AWAITING_TEAM, EvidenceRequest
+from nhi.campaigns import campaign_open, item_attest
 from nhi.models import DEFAULT_ROTATION_DAYS, NonHumanIdentity, rotation_due
 from soc2hub import jobs, notifications
 from soc2hub.models import ActivityLog, Membership, Role, Team, User
@@ -307,6 +309,22 @@ def _identities(teams, result) -> None:
         ))
     NonHumanIdentity.objects.bulk_create(rows)
     result.created.append(f"{len(rows)} non-human identities")
+    _campaign(teams, today, result)
+
+
+def _campaign(teams, today, result) -> None:
+    """One open attestation campaign over production identities, its results bound for the
+    quarterly access review; Engineering has confirmed a few already."""
+    security = User.objects.get(username="security")
+    review = (EvidenceRequest.objects.filter(control__ref="SEC-02", status__in=AWAITING_TEAM)
+              .order_by("-period_start").first())
+    campaign = campaign_open(actor=security, name=f"{today:%Y} Q{(today.month - 1) // 3 + 1} production identity "
+                             "review", due_on=today + dt.timedelta(days=14), environments=["production"],
+                             evidence_request=review)
+    engineer = User.objects.get(username="engineering")
+    for item in campaign.items.filter(owner_team=teams["engineering"], nhi__status="active")[:12]:
+        item_attest(item=item, actor=engineer, decision="keep", scopes_confirmed=True)
+    result.created.append("an attestation campaign")
 
 
 @transaction.atomic

@@ -331,7 +331,7 @@ SECRET_PATTERNS = [
     (re.compile(r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"), "a Stripe key"),
     (re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}"), "a Google API key"),
     (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "a JSON web token"),
-    (re.compile(r"(?i)aws_secret_access_key\s*[=:]"), "an AWS secret access key"),
+    (re.compile(r"(?i:aws_secret_access_key)\s*[=:]"), "an AWS secret access key"),
 ]
 # 40 characters of base64 standing alone (not part of an ARN or a path), checked for randomness.
 AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=:])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
@@ -341,12 +341,23 @@ MASKS = ("…", "...", "**", "••", "xxxx", "XXXX")
 TOKEN = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
 
 
+ANY_SECRET = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in SECRET_PATTERNS))
+
+
 def secret_kind(value: str) -> str | None:
     """What kind of credential ``value`` seems to contain, if any (never echo the value)."""
+    if len(value) < 15:
+        return None  # shorter than any credential the patterns know
+    if ANY_SECRET.search(value) is None:
+        return _aws_secret_key(value)
     for pattern, kind in SECRET_PATTERNS:
         if pattern.search(value):
             return kind
-    if any(_random_looking(token) for token in AWS_SECRET_KEY.findall(value)):
+    return _aws_secret_key(value)
+
+
+def _aws_secret_key(value: str) -> str | None:
+    if len(value) >= 40 and any(_random_looking(token) for token in AWS_SECRET_KEY.findall(value)):
         return "an AWS secret access key"
     return None
 

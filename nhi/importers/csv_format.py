@@ -92,13 +92,20 @@ SOURCE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 NO_INTERVAL = {"none", "never", "no"}
 
 
+def _spellings(choices) -> dict[str, str]:
+    """Each choice by its value and by its label, lowercased (built once: ``.choices`` is slow)."""
+    return {spelling.lower(): value for value, label in choices.choices for spelling in (value, label)}
+
+
+SPELLINGS = {choices: _spellings(choices) for choices in (NhiKind, Environment, NhiStatus)}
+
+
 def _choice(value: str, choices, column: str) -> str:
-    wanted = value.strip().lower()
-    for choice_value, label in choices.choices:
-        if wanted in (choice_value, label.lower()):
-            return choice_value
-    allowed = ", ".join(v for v, _ in choices.choices)
-    raise RowProblem(column, f"“{value.strip()[:40]}” is not one of {allowed}.")
+    found = SPELLINGS[choices].get(value.strip().lower())
+    if found is None:
+        allowed = ", ".join(choices.values)
+        raise RowProblem(column, f"“{value.strip()[:40]}” is not one of {allowed}.")
+    return found
 
 
 def _interval(value: str, kind: str) -> int | None:
@@ -179,7 +186,10 @@ def _records(binary_stream, context: ImportContext) -> Iterator[ParsedRow | RowE
             yield RowError(line, raw_id[:500], f"the row has {len(cells)} cells but the header has {len(header)} "
                                                "columns; the line may be cut short or hold an unquoted comma.")
             continue
-        values = {column: cell(value) for column, value in zip(header, cells)}
+        values = {column: value.strip() for column, value in zip(header, cells)}
+        for column, value in values.items():
+            if value[:1] == "'":
+                values[column] = cell(value)
         try:
             row_source, external_id, fields = convert(values, context)
         except RowProblem as problem:

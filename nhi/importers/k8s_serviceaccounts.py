@@ -23,8 +23,8 @@ Each service account becomes one ``service_account`` identity:
 * **Cloud access**: an ``eks.amazonaws.com/role-arn``, ``iam.gke.io/gcp-service-account`` or
   ``azure.workload.identity/client-id`` annotation becomes the scopes (one line each), and
   ``has_production_access`` is true when the account can assume such a cloud role and its
-  environment (as resolved above) is production. Without one, scopes and the flag are left as
-  they are. Admin access cannot be read from the export (RBAC bindings are elsewhere).
+  environment is production (when the environment comes from the import's default, the flag too
+  is set on new identities only). Without one, scopes and the flag are left as they are. Admin access cannot be read from the export (RBAC bindings are elsewhere).
 * **Rotation**: accounts that list token Secrets hold long-lived tokens: they get the kind's
   rotation policy and the NHI7:2025 tag (long-lived secrets). Accounts without them use
   short-lived tokens the kubelet issues and rotates, so they get no rotation interval instead of
@@ -184,7 +184,12 @@ def convert(item: dict, context: ImportContext) -> ParsedRow:
              if _text(annotations.get(key))]
     if roles:
         fields["scopes"] = "\n".join(roles)
-        fields["has_production_access"] = (environment or context.default_environment) == Environment.PRODUCTION
+        # Production access follows the environment: from the file when it names one, else the
+        # import's default, which (like the environment itself) only applies to new identities.
+        if environment:
+            fields["has_production_access"] = environment == Environment.PRODUCTION
+        else:
+            defaults["has_production_access"] = context.default_environment == Environment.PRODUCTION
 
     tags: list[str] = []
     if secrets:

@@ -4,8 +4,8 @@ an import or seed data would), the people around them, and the mail they receive
 HR owns most identities here: ``owner`` (Harriet) is a member, ``hr_lead`` (Hal) leads it;
 ``eng`` (Erin) is in Engineering, led by ``eng_lead`` (Emil); ``security`` (Sam) runs
 campaigns; ``other_team`` (Olivia, Legal) owns nothing of HR's. Import the fixtures a module
-uses, autouse ones included:
-``from tests.nhi.factories import _fast_password_hashing, _nhi_urls, people_fixture  # noqa: F401``
+uses:
+``from tests.nhi.factories import people_fixture  # noqa: F401``
 (``people_fixture`` is the ``people`` fixture, named apart so test arguments do not shadow it).
 """
 
@@ -14,7 +14,6 @@ import itertools
 
 import pytest
 from django.core import mail
-from django.urls import NoReverseMatch, include, path, reverse
 from django.utils import timezone
 
 from nhi.models import DEFAULT_ROTATION_DAYS, NhiKind, NonHumanIdentity
@@ -67,35 +66,6 @@ def mail_to(subject_part: str) -> list[str]:
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Personas are created with a password; the production hasher costs ~0.3 s a user."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def _identity_page(request, pk):  # pragma: no cover - only reversed, never requested
-    raise NotImplementedError
-
-
-# Until soc2hub/urls.py includes nhi.urls, identities and campaigns still need their URLs for
-# notifications; this stand-in gives the same names and paths.
-urlpatterns = [
-    path("", include("soc2hub.urls")),
-    path("nhi/", include(([
-        path("<int:pk>/", _identity_page, name="detail"),
-        path("campaigns/<int:pk>/", _identity_page, name="campaign_detail"),
-    ], "nhi"))),
-]
-
-
-@pytest.fixture(autouse=True)
-def _nhi_urls(settings):
-    try:
-        reverse("nhi:detail", args=[1])
-    except NoReverseMatch:
-        settings.ROOT_URLCONF = "tests.nhi.factories"
-
 
 @pytest.fixture(name="people")
 def people_fixture(teams, personas):

@@ -27,8 +27,6 @@ from soc2hub.jobs import run_daily_jobs
 from soc2hub.models import ActivityLog, Membership, Notification
 from tests.evidence.factories import make_request, make_template, stored_files
 from tests.nhi.factories import (  # noqa: F401  (fixtures)
-    _fast_password_hashing,
-    _nhi_urls,
     days,
     logs,
     make_nhi,
@@ -89,10 +87,12 @@ def test_opening_creates_one_item_per_live_identity_with_its_owner_team(estate, 
         5, 1, {"Engineering": 1, "HR": 2, "Legal": 1})
 
 
-def test_each_person_hears_once_however_many_teams_and_identities(estate, teams, people):
+def test_each_person_hears_once_however_many_teams_and_identities(estate, teams, people,
+                                                                 django_capture_on_commit_callbacks):
     Membership.objects.create(user=people["hr_lead"], team=teams["engineering"])  # Hal is in HR and Engineering
 
-    open_campaign(people)
+    with django_capture_on_commit_callbacks(execute=True):
+        open_campaign(people)
 
     # Owner teams' members, plus Security for the identity without a team; one notice each.
     assert notified("nhi.campaign_opened") == ["emil_eng_lead", "erin_eng", "hal_hr_lead", "harriet_hr",

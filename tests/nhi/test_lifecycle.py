@@ -13,8 +13,6 @@ from nhi.models import NhiKind, NhiStatus, NonHumanIdentity, RotationRecord
 from soc2hub.models import ActivityLog, Notification, User
 from tests.evidence.factories import MINIMAL_PDF, WINDOWS_EXE, pdf, stored_files, upload
 from tests.nhi.factories import (  # noqa: F401  (fixtures)
-    _fast_password_hashing,
-    _nhi_urls,
     days,
     logs,
     mail_to,

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from nhi import services
 from nhi.models import NhiKind, NhiStatus, NonHumanIdentity
-from tests.nhi.factories import _fast_password_hashing, _nhi_urls, days, make_nhi, people_fixture, today  # noqa: F401
+from tests.nhi.factories import days, make_nhi, people_fixture, today  # noqa: F401
 
 FLAGS = ("is_never_rotated", "is_rotation_overdue", "is_expiring_soon", "is_stale", "is_orphaned")
 
