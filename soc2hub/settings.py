@@ -231,6 +231,8 @@ SPECTACULAR_SETTINGS = {
         "EvidenceStatusEnum": "evidence.models.EvidenceStatus",
         "SignatureDecisionEnum": "exceptions.models.SignatureDecision",
         "ExceptionStatusEnum": "exceptions.models.ExceptionStatus",
+        "NhiKindEnum": "nhi.models.NhiKind",
+        "NhiEnvironmentEnum": "nhi.models.Environment",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,7 +1,15 @@
 from rest_framework import serializers
 
 from controls.models import Control
-from nhi.models import OWASP_NHI_TAGS, NonHumanIdentity, RotationRecord
+from nhi.models import (
+    OWASP_NHI_TAGS,
+    AttestationCampaign,
+    AttestationItem,
+    Environment,
+    NhiKind,
+    NonHumanIdentity,
+    RotationRecord,
+)
 from soc2hub.models import Team, User
 
 
@@ -60,3 +68,36 @@ class RotationRecordSerializer(serializers.ModelSerializer):
         model = RotationRecord
         fields = ["rotated_on", "rotated_by", "evidence_link", "evidence_sha256", "new_fingerprint", "note",
                   "recorded_at"]
+
+
+class AttestationItemSerializer(serializers.ModelSerializer):
+    nhi = serializers.PrimaryKeyRelatedField(read_only=True)
+    nhi_name = serializers.CharField(source="nhi.name", read_only=True)
+    owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AttestationItem
+        fields = ["id", "nhi", "nhi_name", "owner_team", "decision", "scopes_confirmed", "comment", "decided_by",
+                  "decided_at"]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    teams = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), many=True, required=False)
+    kinds = serializers.ListField(child=serializers.ChoiceField(choices=NhiKind.choices), required=False)
+    environments = serializers.ListField(child=serializers.ChoiceField(choices=Environment.choices), required=False)
+    item_count = serializers.IntegerField(read_only=True)
+    pending_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = AttestationCampaign
+        fields = ["id", "name", "due_on", "kinds", "teams", "environments", "evidence_request", "status",
+                  "item_count", "pending_count", "created_at", "closed_at", "result_sha256"]
+        read_only_fields = ["status", "created_at", "closed_at", "result_sha256"]
+
+
+class AttestSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=[("keep", "Still needed"), ("revoke", "Revoke it")])
+    scopes_confirmed = serializers.BooleanField(default=False)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)

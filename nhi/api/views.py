@@ -1,18 +1,37 @@
 """The NHI API: the inventory's selectors, filters and lifecycle services, as JSON."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from controls.models import Control
-from nhi import selectors, services
-from nhi.api.serializers import NhiSerializer, RevokeSerializer, RotateSerializer, TransferSerializer
+from nhi import campaigns, selectors, services
+from nhi.api.serializers import (
+    AttestationItemSerializer,
+    AttestSerializer,
+    CampaignSerializer,
+    NhiSerializer,
+    RevokeSerializer,
+    RotateSerializer,
+    TransferSerializer,
+)
 from nhi.filtersets import NhiFilterSet
+from nhi.models import AttestationCampaign, AttestationDecision
+from soc2hub import permissions
 from soc2hub.api_errors import as_drf_error
+
+
+def _run(func, **kwargs):
+    """Call a service; its ValidationError becomes the API's 400."""
+    try:
+        return func(**kwargs)
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from exc
 
 
 class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -30,23 +49,17 @@ class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         return selectors.inventory(user=self.request.user).prefetch_related(
             Prefetch("controls", queryset=Control.objects.only("id", "ref"))).order_by("name", "id")
 
-    def _run(self, func, **kwargs):
-        try:
-            return func(**kwargs)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
-
     def _respond(self, nhi):
         return Response(self.get_serializer(self.get_queryset().get(pk=nhi.pk)).data)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        nhi = self._run(services.nhi_create, actor=self.request.user, controls=data.pop("controls", []), **data)
+        nhi = _run(services.nhi_create, actor=self.request.user, controls=data.pop("controls", []), **data)
         serializer.instance = self.get_queryset().get(pk=nhi.pk)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        nhi = self._run(services.nhi_update, nhi=serializer.instance, actor=self.request.user,
+        nhi = _run(services.nhi_update, nhi=serializer.instance, actor=self.request.user,
                         controls=data.pop("controls", None), **data)
         serializer.instance = self.get_queryset().get(pk=nhi.pk)
 
@@ -59,19 +72,67 @@ class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
         nhi = self.get_object()
-        self._run(services.nhi_rotate, nhi=nhi, actor=request.user, **self._body(RotateSerializer))
+        _run(services.nhi_rotate, nhi=nhi, actor=request.user, **self._body(RotateSerializer))
         return self._respond(nhi)
 
     @extend_schema(request=RevokeSerializer, responses=NhiSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         nhi = self.get_object()
-        self._run(services.nhi_revoke, nhi=nhi, actor=request.user, **self._body(RevokeSerializer))
+        _run(services.nhi_revoke, nhi=nhi, actor=request.user, **self._body(RevokeSerializer))
         return self._respond(nhi)
 
     @extend_schema(request=TransferSerializer, responses=NhiSerializer)
     @action(detail=True, methods=["post"])
     def transfer(self, request, pk=None):
         nhi = self.get_object()
-        self._run(services.nhi_transfer, nhi=nhi, actor=request.user, **self._body(TransferSerializer))
+        _run(services.nhi_transfer, nhi=nhi, actor=request.user, **self._body(TransferSerializer))
         return self._respond(nhi)
+
+
+class AttestationCampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                                 viewsets.GenericViewSet):
+    """Attestation campaigns. Security opens (POST) and closes them; owner teams attest their
+    identities (POST .../attest/ with an item id); ``items`` lists what the caller may attest."""
+
+    serializer_class = CampaignSerializer
+    permission_actions = {"close": "close", "attest": "view", "items": "view"}
+
+    def get_queryset(self):
+        pending = Q(items__decision=AttestationDecision.PENDING)
+        return permissions.restrict(AttestationCampaign.objects.all(), self.request.user).annotate(
+            item_count=Count("items", distinct=True), pending_count=Count("items", filter=pending, distinct=True),
+        ).prefetch_related("teams").order_by("-created_at")
+
+    def perform_create(self, serializer):
+        campaign = _run(campaigns.campaign_open, actor=self.request.user, **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=campaign.pk)
+
+    def _items(self, campaign):
+        return permissions.restrict(campaign.items.all(), self.request.user, permissions.ATTEST).select_related(
+            "nhi", "owner_team", "decided_by").order_by("nhi__name", "pk")
+
+    @extend_schema(responses=AttestationItemSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def items(self, request, pk=None):
+        page = self.paginate_queryset(self._items(self.get_object()))
+        return self.get_paginated_response(AttestationItemSerializer(page, many=True).data)
+
+    @extend_schema(request=AttestSerializer, responses=AttestationItemSerializer)
+    @action(detail=True, methods=["post"])
+    def attest(self, request, pk=None):
+        campaign = self.get_object()
+        body = AttestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        item = self._items(campaign).filter(pk=data.pop("item")).first()
+        if item is None:
+            raise NotFound("No such item in this campaign among the identities you may confirm.")
+        item = _run(campaigns.item_attest, item=item, actor=request.user, **data)
+        return Response(AttestationItemSerializer(item).data)
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        campaign = _run(campaigns.campaign_close, campaign=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=campaign.pk)).data)
