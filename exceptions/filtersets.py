@@ -11,7 +11,8 @@ class ExceptionFilterSet(django_filters.FilterSet):
     type = django_filters.ChoiceFilter(choices=ExceptionType.choices)
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), to_field_name="slug",
                                             field_name="requesting_team", label="Requesting team")
-    expiring_within = django_filters.NumberFilter(method="filter_expiring", label="Expiring within (days)")
+    expiring_within = django_filters.NumberFilter(method="filter_expiring", label="Expiring within (days)",
+                                                  min_value=0, max_value=3650)
     ordering = django_filters.OrderingFilter(
         fields=(("expires_on", "expires_on"), ("created_at", "created"), ("status", "status"), ("title", "title")),
     )

@@ -59,8 +59,12 @@ def active_signatures(exception: ExceptionRecord):
 
 
 def open_signer_roles(exception: ExceptionRecord, user) -> list[str]:
-    """Required roles this user could sign now: held by them and not yet signed for this version."""
-    signed = set(active_signatures(exception).values_list("role", flat=True))
+    """Required roles this user could sign now: held by them and not yet signed for this version.
+    One person signs once per version, even holding two roles: two roles need two people."""
+    signatures = list(active_signatures(exception).values_list("role", "signer_id"))
+    if any(signer_id == user.pk for _role, signer_id in signatures):
+        return []
+    signed = {role for role, _signer in signatures}
     return [r for r in required_signer_roles(exception) if r not in signed and r in signer_roles_of(user)]
 
 
@@ -185,6 +189,9 @@ def exception_update(*, exception: ExceptionRecord, actor, controls=None, criter
 def exception_submit(*, exception: ExceptionRecord, actor) -> ExceptionRecord:
     exception = ExceptionRecord.objects.select_for_update().get(pk=exception.pk)
     permissions.require(actor, permissions.SUBMIT, exception)
+    if exception.status != ExceptionStatus.DRAFT:
+        raise ValidationError(f"{exception.reference} is {exception.get_status_display().lower()}; "
+                              "only a draft can be submitted.")
     _validate(actor=actor, fields={"expires_on": exception.expires_on}, controls=[], today=timezone.localdate())
     _move(exception, ExceptionStatus.SUBMITTED, actor=actor, verb="exception.submitted",
           details={"version": exception.version, "content_sha256": exception.content_sha256()})

@@ -158,11 +158,16 @@ def sign(request, pk):
         except ValidationError as exc:
             _errors_into(form, exc)
     exception = _get(request, pk)
+    current = exception.content_sha256()
+    stale = form.is_bound and form.data.get("content_sha256") != current
+    if form.is_bound:  # the page now shows the current version: sign that one next time
+        form.data = form.data.copy()
+        form.data["content_sha256"] = current
     return render(request, "exceptions/sign.html", {
         "exception": exception,
         "content": exception.signed_content(),
-        "content_sha256": exception.content_sha256(),
-        "stale": form.is_bound and form.data.get("content_sha256") != exception.content_sha256(),
+        "content_sha256": current,
+        "stale": stale,
         "roles": services.open_signer_roles(exception, request.user),
         "form": form,
     }, status=400 if form.errors else 200)

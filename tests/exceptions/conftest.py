@@ -11,12 +11,6 @@ import pytest
 from tests.factories import ControlFactory, CriterionFactory, member_of
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Personas are created with a password; the production hasher costs ~0.3 s a user."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def people(teams, personas):
     """The personas plus ``finance``, a member of the Finance team (a signer of access exceptions)."""

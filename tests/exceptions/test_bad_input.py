@@ -6,7 +6,6 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
 from django.utils import timezone
 
 from controls.models import Control
@@ -289,13 +288,21 @@ def test_an_action_without_its_reason_changes_nothing(people, teams, client_for,
     assert state(exception) == before
 
 
-@pytest.mark.xfail(strict=True, raises=IntegrityError, reason=(
-    "BUG: exceptions/services.py:185-193 (exception_submit) — POST /api/v1/exceptions/{id}/submit/ on an "
-    "approved exception raises IntegrityError (500) instead of a 400: MOVES allows approved → submitted "
-    "and the v1 snapshot already exists. Fix: refuse in exception_submit unless status is draft."))
 def test_submitting_an_approved_exception_through_the_api_is_a_clear_400(people, teams, client_for):
     exception = advance(make_exception(people["owner"], teams["hr"]), S.APPROVED, people)
     before = state(exception)
     response = client_for(people["owner"]).post(f"/api/v1/exceptions/{exception.pk}/submit/")
     assert response.status_code == 400
     assert state(exception) == before
+
+
+def test_an_absurd_expiring_within_is_ignored_on_the_register(people, client_for):
+    response = client_for(people["owner"]).get("/exceptions/?expiring_within=100000000")
+    assert response.status_code == 200
+    assert "Some filters were not understood" in response.content.decode()
+
+
+def test_an_absurd_expiring_within_is_a_400_from_the_api(people, client_for):
+    response = client_for(people["owner"]).get("/api/v1/exceptions/?expiring_within=100000000")
+    assert response.status_code == 400
+    assert "expiring_within" in response.json()

@@ -16,7 +16,6 @@ from django.db import connection
 from django.utils import timezone
 
 from controls.models import Control
-from exceptions import services
 from exceptions.models import ExceptionReminder, ExceptionStatus, SignatureDigest
 from soc2hub.jobs import run_daily_jobs
 from soc2hub.models import ActivityLog, Notification

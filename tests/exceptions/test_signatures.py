@@ -1,7 +1,6 @@
 """Signatures: who may sign, what confirms it is them, what exactly they signed, and what
 happens when signed content changes afterwards (the signatures are voided, never edited)."""
 
-import datetime as dt
 import hashlib
 import io
 import json
@@ -50,6 +49,10 @@ def canonical_sha256(content: dict) -> str:
     """SHA-256 of the content as JSON with sorted keys and no spaces, computed here independently."""
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
                           .encode()).hexdigest()
+
+
+def hidden_hash(response) -> str:
+    return re.search(r'name="content_sha256" value="([0-9a-f]{64})"', response.content.decode()).group(1)
 
 
 def api_json(client, method, url, body=None):
@@ -177,17 +180,6 @@ def test_the_signing_page_refuses_a_stale_form_and_shows_the_current_version(awa
     assert state(awaiting) == before
 
 
-def hidden_hash(response) -> str:
-    return re.search(r'name="content_sha256" value="([0-9a-f]{64})"', response.content.decode()).group(1)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: exceptions/views.py:148-166 after a stale hash the signing page says 'read it, then sign "
-    "again' but re-renders the bound form, so its hidden content_sha256 still holds the hash the "
-    "signer first read: every retry from that page is refused again until they reload. Fix: when "
-    "re-rendering, put the current hash in the form (e.g. form.data = form.data.copy(); "
-    "form.data['content_sha256'] = exception.content_sha256()) — the errors stay, the next POST "
-    "carries the version now on screen."))
 def test_after_a_stale_refusal_signing_from_the_page_shown_works(awaiting, people, client_for):
     client = client_for(people["finance"])
     read_hash = hidden_hash(client.get(f"/exceptions/{awaiting.pk}/sign/"))
@@ -202,7 +194,8 @@ def test_after_a_stale_refusal_signing_from_the_page_shown_works(awaiting, peopl
     retried = client.post(f"/exceptions/{awaiting.pk}/sign/", {**form, "content_sha256": hidden_hash(refused)})
 
     assert retried.status_code == 302
-    assert services.active_signatures(awaiting).get().content_sha256 == fresh(awaiting).content_sha256()
+    current = fresh(awaiting)
+    assert services.active_signatures(current).get().content_sha256 == current.content_sha256()
 
 
 # --- what a signature records ---------------------------------------------------------------------
@@ -453,4 +446,51 @@ def test_a_voided_signature_is_not_revived_by_changing_the_content_back(awaiting
     assert (exception.status, exception.version) == (S.SUBMITTED, 3)
     assert not services.active_signatures(exception).exists()
     assert exception.signatures.filter(voided_at__isnull=True).count() == 0
-    assert exception.expires_on > timezone.localdate() + dt.timedelta(days=59)
+    assert exception.content_sha256() != exception.versions.get(version=1).content_sha256  # the version is signed in
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_signs_once(require_postgres, awaiting, people):
+    """Two submissions of the same signature at once: the exception row is locked, the second
+    sees the role signed and is refused; one row, one log entry."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def click():
+        try:
+            barrier.wait(timeout=20)
+            outcomes.append(sign(awaiting, people["finance"]))
+        except ValidationError as exc:
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["ExceptionSignature", "ValidationError"]
+    assert awaiting.signatures.count() == 1
+    assert [e.verb for e in history(awaiting)].count("exception.signed") == 1
+
+
+def test_one_person_holding_two_signer_roles_signs_only_once(people, teams, controls):
+    """Leadership and Finance must be two people: a leader who is also in Finance signs one role."""
+    from tests.factories import member_of
+
+    leader = people["leadership"]
+    member_of(teams["finance"], username=leader.username)
+    exception = advance(make_exception(people["owner"], teams["hr"], type="access"), "under_review", people)
+    sign(exception, leader)
+    assert services.open_signer_roles(fresh(exception), leader) == []
+    with pytest.raises(ValidationError, match="already signed"):
+        sign(fresh(exception), leader)
+    assert fresh(exception).status == "under_review"
+    assert fresh(exception).signatures.count() == 1
