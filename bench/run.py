@@ -10,12 +10,14 @@ run again and again on the same data.
 1. Pages, as the organisation stands on the as-of day: the largest team's page as one of
    its members, the request list (first page and a filtered page) as that member and as a
    Security reviewer, and Security's review queue. Each is requested ``--warmup`` times,
-   then ``--runs`` times with a wall clock around ``Client.get`` (median and p95), then once
-   more inside ``CaptureQueriesContext`` for the query count, the time spent in SQL and any
+   then ``--runs`` times with a wall clock around ``Client.get`` (median and p95; and the
+   median CPU time of this process, which other work on a shared machine inflates far less
+   than the wall clock; with PostgreSQL it leaves out the server's share), then once more
+   inside ``CaptureQueriesContext`` for the query count, the time spent in SQL and any
    query shape repeated within the page (the signature of an N+1).
 2. The daily jobs (``soc2hub.jobs.run_daily_jobs``): the as-of day again, when everything
    is already done (steady state: every check, no writes), then the day before the next
-   quarter end (catching up the days in between, untimed but reported), then the quarter
+   quarter end (catching up the days in between, reported too), then the quarter
    end itself, when a few hundred requests open and their notifications and the day's
    reminders go out through the locmem mail backend.
 
@@ -71,6 +73,7 @@ class QueryCounter:
 
     def __init__(self):
         self.count, self.seconds = 0, 0.0
+        self.shapes = Counter()
 
     def __call__(self, execute, sql, params, many, context):
         started = time.perf_counter()
@@ -79,6 +82,7 @@ class QueryCounter:
         finally:
             self.seconds += time.perf_counter() - started
             self.count += 1
+            self.shapes[shape(sql)[:240]] += 1
 
 
 # --- pages -------------------------------------------------------------------------------------
@@ -95,11 +99,12 @@ def measure_page(client, url, runs, warmup, show_queries):
 
     for _ in range(warmup):
         get()
-    samples = []
+    samples, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         response = get()
         samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
     counter = QueryCounter()  # CaptureQueriesContext rounds each query's time to the millisecond
     with CaptureQueriesContext(connection) as ctx, connection.execute_wrapper(counter):
         get()
@@ -114,6 +119,7 @@ def measure_page(client, url, runs, warmup, show_queries):
         "median_ms": round(statistics.median(samples), 1),
         "p95_ms": round(p95(samples), 1),
         "min_ms": round(min(samples), 1),
+        "cpu_ms": round(statistics.median(cpu), 1),
         "queries": len(ctx.captured_queries),
         "sql_ms": round(counter.seconds * 1000, 1),
         "kb": round(len(response.content) / 1024, 1),
@@ -147,8 +153,8 @@ def measure_pages(meta, runs, warmup, show_queries):
     for name, who, client, url in pages:
         row = {"page": name, "as": who, **measure_page(client, url, runs, warmup, show_queries)}
         results.append(row)
-        print(f"  {name:<34} {who:<9} {row['median_ms']:>8.1f} {row['p95_ms']:>8.1f} {row['queries']:>8} "
-              f"{row['sql_ms']:>8.1f} {row['kb']:>7.1f}", flush=True)
+        print(f"  {name:<34} {who:<9} {row['median_ms']:>8.1f} {row['p95_ms']:>8.1f} {row['cpu_ms']:>8.1f} "
+              f"{row['queries']:>8} {row['sql_ms']:>8.1f} {row['kb']:>7.1f}", flush=True)
     return results, {"team": team.slug, "team_members": team.memberships.count(), "member": member.username,
                      "security": reviewer.username}
 
@@ -166,13 +172,14 @@ def run_jobs(day):
     counter = QueryCounter()
     notifications_before = Notification.objects.count()
     with connection.execute_wrapper(counter):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = jobs.run_daily_jobs(day)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     per_person = Counter(to for message in mail.outbox for to in message.to)
     return {
         "as_of": day.isoformat(),
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
         "queries": counter.count,
         "sql_seconds": round(counter.seconds, 3),
         "emails": len(mail.outbox),
@@ -180,6 +187,7 @@ def run_jobs(day):
         "emails_busiest_inbox": per_person.most_common(1)[0][0] if per_person else None,
         "notifications": Notification.objects.count() - notifications_before,
         "jobs": result,
+        "top_query_shapes": dict(counter.shapes.most_common(8)),
     }
 
 
@@ -201,10 +209,14 @@ def measure_jobs(as_of, steady_runs):
     for label, run in (("steady state (as-of day again)", steady_median),
                        (f"catch-up {as_of} → {eve}", catch_up), ("quarter end", peak)):
         if run:
-            print(f"  {label:<34} {run['as_of']}  {run['seconds']:7.2f} s  {run['queries']:>7} queries "
+            print(f"  {label:<34} {run['as_of']}  {run['seconds']:6.2f} s ({run['cpu_seconds']:.2f} s CPU)  "
+                  f"{run['queries']:>5} queries "
                   f"({run['sql_seconds']:.2f} s SQL)  opened {_opened(run):>4}  "
                   f"reminders {_reminders(run):>4}  e-mails {run['emails']:>5} "
                   f"(up to {run['emails_max_per_person']} per person)", flush=True)
+    print("  most frequent queries at the quarter end:")
+    for sql, n in list(peak["top_query_shapes"].items())[:6]:
+        print(f"    {n:>5}x {sql[:130]}")
     return {"steady_state": steady_median, "steady_state_all_seconds": [r["seconds"] for r in steady],
             "catch_up": catch_up, "quarter_end": peak}
 
@@ -235,6 +247,18 @@ def database_version():
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT sqlite_version()")
         return f"{connection.vendor} {cursor.fetchone()[0].split(' on ')[0]}"
+
+
+def _code_version() -> str:
+    """The commit measured (and whether the working tree differed from it)."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                              text=True, check=False).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD")
+    return f"{head}{' + uncommitted changes' if git('status', '--porcelain', '--untracked-files=no') else ''}"
 
 
 def _load():
@@ -287,7 +311,8 @@ def main(argv=None) -> None:
                   "and due-soon against today. Regenerate for figures as of today.")
 
         print(f"\nPages ({args.runs} runs after {args.warmup} warm-up)\n"
-              f"  {'page':<34} {'as':<9} {'median':>8} {'p95':>8} {'queries':>8} {'sql ms':>8} {'KB':>7}")
+              f"  {'page':<34} {'as':<9} {'median':>8} {'p95':>8} {'cpu ms':>8} {'queries':>8} {'sql ms':>8} "
+              f"{'KB':>7}")
         pages, who = measure_pages(meta, args.runs, args.warmup, args.show_queries)
         for row in pages:
             for sql, n in row["repeated_query_shapes"].items():
@@ -303,6 +328,7 @@ def main(argv=None) -> None:
     results = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "database": version,
+        "code": _code_version(),
         "environment": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "machine": platform.machine(), "runs": args.runs, "warmup": args.warmup,
                         "load_average_before": load_before, "load_average_after": _load()},

@@ -104,16 +104,17 @@ def template_update(*, template: EvidenceTemplate, actor, **fields) -> EvidenceT
 
 # --- periods -------------------------------------------------------------------------------
 
-def template_periods(template: EvidenceTemplate, *, until: dt.date) -> list[tuple[Period, dt.date, dt.date]]:
-    """Every period of the template from its start whose request opens on or before ``until``,
-    with the request's open and due dates."""
+def template_periods(template: EvidenceTemplate, *, until: dt.date,
+                     since: dt.date | None = None) -> list[tuple[Period, dt.date, dt.date]]:
+    """Every period of the template from its start (or from the period containing ``since``)
+    whose request opens on or before ``until``, with the request's open and due dates."""
     opens = dt.timedelta(days=template.opens_days_after_period_end)
     due = dt.timedelta(days=template.due_days_after_period_end)
     if template.cadence == Cadence.ONE_OFF:
         period = one_off_period(template.one_off_period_end)
         return [(period, period.end + opens, period.end + due)] if period.end + opens <= until else []
     result = []
-    for period in periods_from(template.cadence, template.starts_on):
+    for period in periods_from(template.cadence, max(template.starts_on, since or template.starts_on)):
         if period.end + opens > until:
             break
         if period.end >= template.starts_on:
@@ -124,7 +125,9 @@ def template_periods(template: EvidenceTemplate, *, until: dt.date) -> list[tupl
 def template_year_ahead(template: EvidenceTemplate, *, today: dt.date, days: int = 366):
     """The periods whose requests open in the next year: what the team will be asked for."""
     horizon = today + dt.timedelta(days=days)
-    return [p for p in template_periods(template, until=horizon) if p[1] >= today]
+    # Start a year back: no period opening from today on can end before that.
+    since = today - dt.timedelta(days=366 + max(template.opens_days_after_period_end, 0))
+    return [p for p in template_periods(template, until=horizon, since=since) if p[1] >= today]
 
 
 def _open_request(template: EvidenceTemplate, period: Period, opens_on: dt.date, due_on: dt.date):
@@ -359,7 +362,7 @@ def reminders_send(*, as_of: dt.date) -> dict:
     horizon = as_of + dt.timedelta(days=max(settings.EVIDENCE_REMINDER_DAYS, default=0))
     requests = list(
         EvidenceRequest.objects.awaiting_team().filter(due_on__lte=horizon, opens_on__lte=as_of)
-        .select_related("owner_team__lead", "template")
+        .select_related("owner_team__lead", "template", "control")
     )
     sent_already = set(
         EvidenceReminder.objects.filter(request__status__in=AWAITING_TEAM, request__due_on__lte=horizon)
