@@ -4,6 +4,8 @@ from django.utils import timezone
 
 from controls.models import Control, Criterion
 from exceptions.models import ExceptionRecord, Recommendation, SignatureDecision
+from nhi.models import NonHumanIdentity
+from soc2hub import permissions
 from soc2hub.models import Team
 from soc2hub.widgets import DateInput
 
@@ -18,10 +20,15 @@ class ExceptionForm(forms.ModelForm):
         widget=forms.SelectMultiple(attrs={"size": 8}),
     )
 
+    nhis = forms.ModelMultipleChoiceField(
+        queryset=NonHumanIdentity.objects.none(), required=False, widget=forms.SelectMultiple(attrs={"size": 6}),
+        label="Non-human identities", help_text="Service accounts or keys the exception covers, if any.",
+    )
+
     class Meta:
         model = ExceptionRecord
         fields = ["type", "title", "requesting_team", "business_owner", "description", "justification",
-                  "likelihood", "impact", "compensating_controls", "controls", "criteria", "expires_on"]
+                  "likelihood", "impact", "compensating_controls", "controls", "criteria", "nhis", "expires_on"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 4}),
             "justification": forms.Textarea(attrs={"rows": 3}),
@@ -37,6 +44,8 @@ class ExceptionForm(forms.ModelForm):
         if not user.is_security:
             teams = teams.filter(memberships__user=user)
         self.fields["requesting_team"].queryset = teams
+        self.fields["nhis"].queryset = permissions.restrict(
+            NonHumanIdentity.objects.live().select_related("owner_team"), user).order_by("name")
         today = timezone.localdate()
         self.fields["expires_on"].help_text = (
             f"Required; at most {settings.EXCEPTION_MAX_DAYS} days ahead "

@@ -83,6 +83,8 @@ class ExceptionRecord(models.Model):
     business_owner = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="exceptions_owned")
     controls = models.ManyToManyField(Control, related_name="exceptions", blank=True)
     criteria = models.ManyToManyField(Criterion, related_name="exceptions", blank=True)
+    nhis = models.ManyToManyField("nhi.NonHumanIdentity", related_name="exceptions", blank=True,
+                                  verbose_name="non-human identities")
     expires_on = models.DateField()
     status = models.CharField(max_length=20, choices=ExceptionStatus.choices, default=ExceptionStatus.DRAFT,
                               db_index=True)
@@ -146,6 +148,7 @@ class ExceptionRecord(models.Model):
             "business_owner": self.business_owner.slug,
             "controls": sorted(c.ref for c in self.controls.all()),
             "criteria": sorted(c.code for c in self.criteria.all()),
+            "non_human_identities": sorted(n.external_id for n in self.nhis.all()),
             "expires_on": self.expires_on.isoformat(),
         }
 

@@ -29,6 +29,7 @@ def exception_detail(*, user, pk: int) -> ExceptionRecord:
     return exceptions_for_list(user=user).select_related("recommended_by", "created_by").prefetch_related(
         Prefetch("controls", queryset=Control.objects.order_by("ref")),
         Prefetch("criteria", queryset=Criterion.objects.order_by("sort_order")),
+        "nhis",
         Prefetch("signatures", queryset=ExceptionSignature.objects.select_related("signer")),
         "versions",
     ).get(pk=pk)

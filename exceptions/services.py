@@ -82,7 +82,7 @@ def _move(exception: ExceptionRecord, to: str, *, actor, verb: str, details: dic
                     after={"status": to, **(details or {})}, message=message)
 
 
-def _validate(*, actor, fields: dict, controls, today: dt.date) -> None:
+def _validate(*, actor, fields: dict, controls, today: dt.date, nhis=()) -> None:
     errors = {}
     expires_on = fields.get("expires_on")
     if expires_on is not None:
@@ -100,6 +100,11 @@ def _validate(*, actor, fields: dict, controls, today: dt.date) -> None:
         if foreign:
             errors["controls"] = (f"{', '.join(sorted(foreign))} {'is' if len(foreign) == 1 else 'are'} not owned by "
                                   f"{team.name}; ask Security to raise an exception for another team's controls.")
+    if team is not None and nhis and not actor.is_security:
+        foreign = [n.name for n in nhis if n.owner_team_id != team.pk]
+        if foreign:
+            errors["nhis"] = (f"{', '.join(sorted(foreign))} {'is' if len(foreign) == 1 else 'are'} not owned by "
+                              f"{team.name}.")
     if errors:
         raise ValidationError(errors)
 
@@ -111,21 +116,22 @@ def _snapshot_version(exception: ExceptionRecord, actor) -> ExceptionVersion:
 
 
 @transaction.atomic
-def exception_create(*, actor, controls=(), criteria=(), **fields) -> ExceptionRecord:
+def exception_create(*, actor, controls=(), criteria=(), nhis=(), **fields) -> ExceptionRecord:
     permissions.require(actor, permissions.ADD, ExceptionRecord)
-    controls = list(controls)
-    _validate(actor=actor, fields=fields, controls=controls, today=timezone.localdate())
+    controls, nhis = list(controls), list(nhis)
+    _validate(actor=actor, fields=fields, controls=controls, today=timezone.localdate(), nhis=nhis)
     exception = ExceptionRecord(created_by=actor, **fields)
     exception.full_clean()
     exception.save()
     exception.controls.set(controls)
     exception.criteria.set(criteria)
+    exception.nhis.set(nhis)
     activity_record(actor=actor, verb="exception.created", obj=exception, after=exception.signed_content())
     return exception
 
 
 @transaction.atomic
-def exception_update(*, exception: ExceptionRecord, actor, controls=None, criteria=None,
+def exception_update(*, exception: ExceptionRecord, actor, controls=None, criteria=None, nhis=None,
                      **fields) -> ExceptionRecord:
     """Change an exception's content. Once submitted, any change voids every signature and the
     recommendation, records a new version and sends the exception back to submitted."""
@@ -138,9 +144,10 @@ def exception_update(*, exception: ExceptionRecord, actor, controls=None, criter
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in unknown})
     controls = list(controls) if controls is not None else None
+    nhis = list(nhis) if nhis is not None else None
     _validate(actor=actor, fields={"requesting_team": exception.requesting_team, **fields},
               controls=controls if controls is not None else list(exception.controls.all()),
-              today=timezone.localdate())
+              today=timezone.localdate(), nhis=nhis or [])
     before = exception.signed_content()
     for name, value in fields.items():
         setattr(exception, name, value)
@@ -150,6 +157,8 @@ def exception_update(*, exception: ExceptionRecord, actor, controls=None, criter
         exception.controls.set(controls)
     if criteria is not None:
         exception.criteria.set(criteria)
+    if nhis is not None:
+        exception.nhis.set(nhis)
     after = exception.signed_content()
     changed = {k for k in after if after[k] != before[k]}
     if not changed:

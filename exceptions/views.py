@@ -48,17 +48,17 @@ def _form_page(request, *, exception):
     form = ExceptionForm(request.POST or None, instance=exception, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        controls, criteria = data.pop("controls"), data.pop("criteria")
+        controls, criteria, nhis = data.pop("controls"), data.pop("criteria"), data.pop("nhis")
         try:
             if exception is None:
                 exception = services.exception_create(actor=request.user, controls=controls, criteria=criteria,
-                                                      **data)
+                                                      nhis=nhis, **data)
                 messages.success(request, f"{exception.reference} saved as a draft. Submit it when it is ready.")
             else:
                 data.pop("requesting_team", None)
                 was_signed = services.active_signatures(exception).exists()
                 exception = services.exception_update(exception=exception, actor=request.user, controls=controls,
-                                                      criteria=criteria, **data)
+                                                      criteria=criteria, nhis=nhis, **data)
                 messages.success(request, f"{exception.reference} saved." + (
                     " Its signatures were voided: it needs review and signatures again." if was_signed else ""))
             return redirect(exception)

@@ -1,7 +1,14 @@
 from rest_framework import serializers
 
 from controls.models import Control, Criterion
-from exceptions.models import ExceptionRecord, ExceptionSignature, ExceptionVersion, Recommendation, SignatureDecision
+from exceptions.models import (
+    ExceptionRecord,
+    ExceptionSignature,
+    ExceptionVersion,
+    Recommendation,
+    SignatureDecision,
+)
+from nhi.models import NonHumanIdentity
 from soc2hub.models import Team
 
 
@@ -28,6 +35,7 @@ class ExceptionSerializer(serializers.ModelSerializer):
                                             required=False)
     criteria = serializers.SlugRelatedField(slug_field="code", queryset=Criterion.objects.all(), many=True,
                                             required=False)
+    nhis = serializers.PrimaryKeyRelatedField(queryset=NonHumanIdentity.objects.all(), many=True, required=False)
     risk_score = serializers.IntegerField(read_only=True)
     risk_level = serializers.CharField(read_only=True)
     content_sha256 = serializers.CharField(read_only=True)
@@ -38,7 +46,7 @@ class ExceptionSerializer(serializers.ModelSerializer):
         model = ExceptionRecord
         fields = ["id", "reference", "type", "title", "description", "justification", "likelihood", "impact",
                   "risk_score", "risk_level", "compensating_controls", "requesting_team", "business_owner",
-                  "controls", "criteria", "expires_on", "status", "version", "content_sha256", "recommendation",
+                  "controls", "criteria", "nhis", "expires_on", "status", "version", "content_sha256", "recommendation",
                   "recommendation_note", "closing_reason", "signatures", "versions", "created_at", "updated_at"]
         read_only_fields = ["status", "version", "recommendation", "recommendation_note", "closing_reason",
                             "created_at", "updated_at"]

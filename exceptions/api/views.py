@@ -32,7 +32,7 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
             Prefetch("controls", queryset=Control.objects.only("id", "ref")),
             Prefetch("criteria", queryset=Criterion.objects.only("id", "code")),
             Prefetch("signatures", queryset=ExceptionSignature.objects.select_related("signer")),
-            "versions",
+            "versions", "nhis",
         )
 
     def _fresh(self, pk):
@@ -47,14 +47,16 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         exception = self._run(services.exception_create, actor=self.request.user,
-                              controls=data.pop("controls", []), criteria=data.pop("criteria", []), **data)
+                              controls=data.pop("controls", []), criteria=data.pop("criteria", []),
+                              nhis=data.pop("nhis", []), **data)
         serializer.instance = self._fresh(exception.pk)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("requesting_team", None)
         exception = self._run(services.exception_update, exception=serializer.instance, actor=self.request.user,
-                              controls=data.pop("controls", None), criteria=data.pop("criteria", None), **data)
+                              controls=data.pop("controls", None), criteria=data.pop("criteria", None),
+                              nhis=data.pop("nhis", None), **data)
         serializer.instance = self._fresh(exception.pk)
 
     def _respond(self, exception):
