@@ -13,6 +13,7 @@ from controls.filtersets import ControlFilterSet, CriterionFilterSet
 from controls.forms import ControlForm, OwnerChangeForm
 from controls.models import OWNER_ROLE_LABELS, Control, Criterion
 from soc2hub import permissions
+from soc2hub.forms import add_service_errors
 from soc2hub.models import Team
 
 CONTROLS_PER_PAGE = 25
@@ -141,8 +142,7 @@ def _control_form_page(request, *, control: Control | None):
                 messages.success(request, f"Control {control.ref} saved.")
             return redirect(control)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
     return render(request, "controls/control_form.html", {"form": form, "control": control})
 
 

@@ -2,20 +2,7 @@ from django.contrib import admin
 
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceReminder, EvidenceRequest, EvidenceTemplate
 from soc2hub import permissions
-from soc2hub.admin import ActivityLoggedAdmin
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Visible in the admin, changed only through soc2hub's own workflow (services)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from soc2hub.admin import ActivityLoggedAdmin, ReadOnlyAdmin
 
 
 @admin.register(EvidenceTemplate)

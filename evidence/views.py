@@ -13,6 +13,7 @@ from evidence.forms import EvidenceReturnForm, EvidenceSubmitForm, EvidenceTempl
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
 from evidence.storage import allowed_extensions
 from soc2hub import permissions
+from soc2hub.forms import add_service_errors
 from soc2hub.models import Team
 
 PER_PAGE = 25
@@ -199,11 +200,7 @@ def _template_form_page(request, *, template):
                 messages.success(request, "Evidence standard saved.")
             return redirect(template)
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, exc.messages)
+            add_service_errors(form, exc)
     return render(request, "evidence/template_form.html", {"form": form, "template": template})
 
 

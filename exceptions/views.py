@@ -13,16 +13,9 @@ from exceptions.forms import ExceptionForm, ReasonForm, ReviewForm, SignForm
 from exceptions.models import ExceptionRecord, ExceptionStatus
 from exceptions.signers import required_signer_roles
 from soc2hub import permissions
+from soc2hub.forms import add_service_errors
 
 PER_PAGE = 25
-
-
-def _errors_into(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _get(request, pk) -> ExceptionRecord:
@@ -63,7 +56,7 @@ def _form_page(request, *, exception):
                     " Its signatures were voided: it needs review and signatures again." if was_signed else ""))
             return redirect(exception)
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_service_errors(form, exc)
     return render(request, "exceptions/form.html", {"form": form, "exception": exception},
                   status=400 if form.errors else 200)
 
@@ -137,7 +130,7 @@ def review(request, pk):
             messages.success(request, "Recommendation recorded. The signers have been asked to sign.")
             return redirect(exception)
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_service_errors(form, exc)
     return detail(request, pk, review_form=form, status=400)
 
 
@@ -156,7 +149,7 @@ def sign(request, pk):
                                       f" as {signature.get_role_display()}.")
             return redirect(exception)
         except ValidationError as exc:
-            _errors_into(form, exc)
+            add_service_errors(form, exc)
     exception = _get(request, pk)
     current = exception.content_sha256()
     stale = form.is_bound and form.data.get("content_sha256") != current

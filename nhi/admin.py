@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from nhi.models import AttestationCampaign, AttestationItem, NhiImport, NonHumanIdentity, RotationRecord
 from soc2hub import permissions
-from soc2hub.admin import ActivityLoggedAdmin
+from soc2hub.admin import ActivityLoggedAdmin, ReadOnlyAdmin
 
 
 @admin.register(NonHumanIdentity)
@@ -19,17 +19,6 @@ class NonHumanIdentityAdmin(ActivityLoggedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke or decommission instead: the history stays
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RotationRecord)

@@ -13,6 +13,19 @@ def _jsonable(obj) -> dict:
     return {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in data.items()}
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Visible in the admin, changed only through soc2hub's own workflow (services)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ActivityLoggedAdmin(admin.ModelAdmin):
     """Admin edits land in the activity log like every other change (the admin already
     wraps each save in a transaction)."""

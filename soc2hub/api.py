@@ -8,7 +8,7 @@ from controls.api.serializers import TeamSerializer
 from controls.api.views import ControlViewSet, CriterionViewSet
 from evidence.api.views import EvidenceFileViewSet, EvidenceRequestViewSet, EvidenceTemplateViewSet, EvidenceViewSet
 from exceptions.api.views import ExceptionViewSet
-from nhi.api.views import AttestationCampaignViewSet, NhiViewSet
+from nhi.api.views import AttestationCampaignViewSet, NhiImportViewSet, NhiViewSet
 from soc2hub import permissions
 from soc2hub.models import ActivityLog, Team
 
@@ -54,6 +54,7 @@ router.register("controls", ControlViewSet, basename="control")
 router.register("activity", ActivityLogViewSet, basename="activity")
 router.register("exceptions", ExceptionViewSet, basename="exception")
 router.register("nhis", NhiViewSet, basename="nhi")
+router.register("nhi-imports", NhiImportViewSet, basename="nhiimport")
 router.register("attestation-campaigns", AttestationCampaignViewSet, basename="attestationcampaign")
 router.register("evidence-templates", EvidenceTemplateViewSet, basename="evidencetemplate")
 router.register("evidence-requests", EvidenceRequestViewSet, basename="evidencerequest")

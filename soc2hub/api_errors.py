@@ -1,7 +1,8 @@
 """A service's ValidationError as the API's 400, keyed by field where the service named one."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework.exceptions import ValidationError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.settings import api_settings
 
 
@@ -10,3 +11,10 @@ def as_drf_error(exc: DjangoValidationError) -> ValidationError:
         return ValidationError({api_settings.NON_FIELD_ERRORS_KEY if field == "__all__" else field: messages
                                 for field, messages in exc.message_dict.items()})
     return ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
+
+
+class UploadTooLarge(APIException):
+    """An upload stopped while it streamed in (see soc2hub.uploads): 413 with the reason."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"

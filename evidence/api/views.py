@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from evidence import selectors, services
@@ -22,12 +21,7 @@ from evidence.filtersets import EvidenceRequestFilterSet, EvidenceTemplateFilter
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
 from evidence.views import file_attachment
 from soc2hub import permissions
-from soc2hub.api_errors import as_drf_error
-
-
-class UploadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "upload_too_large"
+from soc2hub.api_errors import UploadTooLarge, as_drf_error
 
 
 class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 from nhi import campaigns
 from nhi.forms import CampaignForm
 from nhi.models import AttestationCampaign, AttestationDecision, AttestationItem
-from nhi.views.inventory import errors_into
 from soc2hub import permissions
+from soc2hub.forms import add_service_errors
 
 PENDING = Q(items__decision=AttestationDecision.PENDING)
 
@@ -42,7 +42,7 @@ def campaign_create(request):
             messages.success(request, f"Campaign opened: {campaign.items.count()} identities to confirm.")
             return redirect(campaign)
         except ValidationError as exc:
-            errors_into(form, exc)
+            add_service_errors(form, exc)
     return render(request, "nhi/campaign_form.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 from nhi import imports
 from nhi.forms import ImportForm
 from nhi.models import NhiImport
-from nhi.views.inventory import errors_into
 from soc2hub import permissions
+from soc2hub.forms import add_service_errors
 
 
 @login_required
@@ -37,7 +37,7 @@ def import_create(request):
                                         default_environment=form.cleaned_data["default_environment"])
             return redirect(imp)
         except ValidationError as exc:
-            errors_into(form, exc)
+            add_service_errors(form, exc)
     return render(request, "nhi/import_form.html", {"form": form}, status=400 if form.errors else 200)
 
 

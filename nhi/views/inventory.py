@@ -14,16 +14,9 @@ from nhi.filtersets import STATE_FLAGS, NhiFilterSet
 from nhi.forms import NhiForm, RevokeForm, RotateForm, TransferForm
 from nhi.models import LIVE_STATUSES, NhiImport, NonHumanIdentity
 from soc2hub import permissions
+from soc2hub.forms import add_service_errors
 
 PER_PAGE = 50
-
-
-def errors_into(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def filtered_inventory(request):
@@ -100,7 +93,7 @@ def _form_page(request, *, nhi):
                 messages.success(request, f"{nhi} saved.")
             return redirect(nhi)
         except ValidationError as exc:
-            errors_into(form, exc)
+            add_service_errors(form, exc)
     return render(request, "nhi/form.html", {"form": form, "nhi": nhi}, status=400 if form.errors else 200)
 
 
@@ -126,7 +119,7 @@ def _action(request, pk, *, form_class, form_name, run, done):
             messages.success(request, done)
             return redirect(nhi)
         except ValidationError as exc:
-            errors_into(form, exc)
+            add_service_errors(form, exc)
     return detail(request, pk, **{form_name: form}, status=400)
 
 
