@@ -314,6 +314,9 @@ class NhiImport(models.Model):
     message = models.TextField(blank=True)
     default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                      help_text="Owner team for imported identities that name none.")
+    apply_when_clean = models.BooleanField(
+        default=False, help_text="Apply straight after the check if it finds no error (the API's dry_run=false)."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)

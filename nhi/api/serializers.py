@@ -6,6 +6,8 @@ from nhi.models import (
     AttestationCampaign,
     AttestationItem,
     Environment,
+    ImportFormat,
+    NhiImport,
     NhiKind,
     NonHumanIdentity,
     RotationRecord,
@@ -101,3 +103,26 @@ class AttestSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[("keep", "Still needed"), ("revoke", "Revoke it")])
     scopes_confirmed = serializers.BooleanField(default=False)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class NhiImportSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    default_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    progress_percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = NhiImport
+        fields = ["id", "format", "original_name", "sha256", "status", "total_rows", "processed_rows",
+                  "progress_percent", "new_count", "updated_count", "unchanged_count", "error_count", "preview",
+                  "message", "default_team", "apply_when_clean", "created_by", "created_at", "applied_at"]
+        read_only_fields = fields
+
+
+class NhiImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=ImportFormat.choices)
+    dry_run = serializers.BooleanField(default=True, help_text="true: check and preview only. false: apply "
+                                                               "straight after the check if no row has an error.")
+    default_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False,
+                                                allow_null=True)
+    default_environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)

@@ -10,20 +10,22 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from controls.models import Control
-from nhi import campaigns, selectors, services
+from nhi import campaigns, imports, selectors, services
 from nhi.api.serializers import (
     AttestationItemSerializer,
     AttestSerializer,
     CampaignSerializer,
+    NhiImportSerializer,
+    NhiImportUploadSerializer,
     NhiSerializer,
     RevokeSerializer,
     RotateSerializer,
     TransferSerializer,
 )
 from nhi.filtersets import NhiFilterSet
-from nhi.models import AttestationCampaign, AttestationDecision
+from nhi.models import AttestationCampaign, AttestationDecision, NhiImport
 from soc2hub import permissions
-from soc2hub.api_errors import as_drf_error
+from soc2hub.api_errors import UploadTooLarge, as_drf_error
 
 
 def _run(func, **kwargs):
@@ -136,3 +138,41 @@ class AttestationCampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
     def close(self, request, pk=None):
         campaign = _run(campaigns.campaign_close, campaign=self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=campaign.pk)).data)
+
+
+class NhiImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                       viewsets.GenericViewSet):
+    """Imports (Security). POST a file with its ``format`` (csv, aws-credential-report,
+    k8s-serviceaccounts); the check runs in the background: poll the import until its status
+    is ``previewed`` (or ``failed``), then POST .../apply/ — or send ``dry_run=false`` to apply
+    as soon as the check finds no error. Applying is all or nothing."""
+
+    serializer_class = NhiImportSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    permission_actions = {"create": "import", "apply": "import", "list": "import", "retrieve": "import"}
+
+    def get_queryset(self):
+        return NhiImport.objects.select_related("created_by", "default_team").order_by("-created_at")
+
+    def get_object(self):
+        permissions.require(self.request.user, permissions.IMPORT, NhiImport)
+        return super().get_object()
+
+    @extend_schema(request=NhiImportUploadSerializer, responses={201: NhiImportSerializer})
+    def create(self, request, *args, **kwargs):
+        refused = getattr(request._request, "upload_refused", None)
+        if refused:
+            raise UploadTooLarge(refused)
+        body = NhiImportUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        apply_when_clean = not data.pop("dry_run")
+        imp = _run(imports.import_create, actor=request.user, upload=data.pop("file"), **data,
+                   apply_when_clean=apply_when_clean)
+        return Response(self.get_serializer(self.get_queryset().get(pk=imp.pk)).data, status=201)
+
+    @extend_schema(request=None, responses=NhiImportSerializer)
+    @action(detail=True, methods=["post"])
+    def apply(self, request, pk=None):
+        imp = _run(imports.import_apply, imp=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=imp.pk)).data)
