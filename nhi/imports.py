@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -74,18 +74,21 @@ IMPORTED_FIELDS = (
     "created_on", "last_used_on", "last_rotated_on", "rotation_interval_days", "expires_on", "status", "owasp_tags",
 )
 RELATIONS = ("owner_team", "technical_owner")
+# What the comparison reads of an existing identity (attribute names).
+STORED_FIELDS = ("id", "source", "external_id", *(f"{name}_id" if name in RELATIONS else name for name in IMPORTED_FIELDS))
 DATE_FIELDS = ("created_on", "last_used_on", "last_rotated_on", "expires_on")
 
 
 def _max_bytes() -> int:
-    return getattr(settings, "NHI_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
+    return settings.NHI_IMPORT_MAX_BYTES
 
 
 # --- upload --------------------------------------------------------------------------------
 
 def import_create(*, actor, format: str, upload, default_team: Team | None = None,
-                  default_environment: str = Environment.PRODUCTION) -> NhiImport:
-    """Store an uploaded file for import and queue its check. Security only."""
+                  default_environment: str = Environment.PRODUCTION, apply_when_clean: bool = False) -> NhiImport:
+    """Store an uploaded file for import and queue its check. Security only. With
+    ``apply_when_clean`` (the API's ``dry_run=false``) a check that finds no error applies at once."""
     permissions.require(actor, permissions.IMPORT, NhiImport)
     if format not in IMPORTERS:
         raise ValidationError({"format": f"Choose one of: {', '.join(IMPORTERS)}."})
@@ -119,7 +122,7 @@ def import_create(*, actor, format: str, upload, default_team: Team | None = Non
     try:
         with transaction.atomic():
             imp = NhiImport(format=format, original_name=name, sha256=digest.hexdigest(), created_by=actor,
-                            default_team=default_team,
+                            default_team=default_team, apply_when_clean=apply_when_clean,
                             preview={"options": {"default_environment": default_environment}})
             imp.file.save(name, upload, save=False)
             stored = imp.file.name
@@ -154,12 +157,9 @@ class Outcome:
     def name(self) -> str:
         return self.values["name"]
 
-    def identity(self) -> NonHumanIdentity:
-        if self.kind == "new":
-            nhi = NonHumanIdentity(source=self.row.source, external_id=self.row.external_id, **self.values)
-        else:
-            nhi = NonHumanIdentity(**self.values)
-        nhi.rotation_due_on = rotation_due(nhi.last_rotated_on, nhi.rotation_interval_days)
+    def new_identity(self) -> NonHumanIdentity:
+        nhi = NonHumanIdentity(source=self.row.source, external_id=self.row.external_id, **self.values)
+        nhi.rotation_due_on = rotation_due(nhi.last_rotated_on, nhi.rotation_interval_days)  # no save()
         return nhi
 
 
@@ -233,7 +233,7 @@ class _Comparison:
             queryset = queryset.select_for_update()
         # Plain rows, not model instances: most rows of a re-import are unchanged, and building
         # 200,000 instances only to compare them would cost more than reading the file.
-        return {(stored["source"], stored["external_id"]): stored for stored in queryset.values()}
+        return {(stored["source"], stored["external_id"]): stored for stored in queryset.values(*STORED_FIELDS)}
 
     def outcome(self, row: ParsedRow, current: dict | None) -> Outcome | RowError:
         if current is None:
@@ -439,7 +439,10 @@ def import_check(import_id: int) -> NhiImport | None:
         status=ImportStatus.PREVIEWED, processed_rows=imp.total_rows, new_count=counts["new"],
         updated_count=counts["updated"], unchanged_count=counts["unchanged"], error_count=counts["errors"],
         preview=tally.preview(options), message=message)
-    return NhiImport.objects.filter(pk=import_id).first()
+    imp = NhiImport.objects.select_related("created_by").filter(pk=import_id).first()
+    if imp and imp.apply_when_clean and imp.status == ImportStatus.PREVIEWED and not imp.error_count:
+        return import_apply(imp=imp, actor=imp.created_by)
+    return imp
 
 
 def _record_progress(import_id: int, done: int) -> bool:
@@ -488,20 +491,37 @@ class _ApplyRefused(Exception):
 
 
 def _write(outcomes: list[Outcome]) -> None:
-    new = [o.identity() for o in outcomes if o.kind == "new"]
+    new = [o.new_identity() for o in outcomes if o.kind == "new"]
     if new:
         NonHumanIdentity.objects.bulk_create(new, batch_size=WRITE_BATCH)
     updated = [o for o in outcomes if o.kind == "updated"]
     if updated:
-        # One statement per batch for the union of the changed fields: a field that did not
-        # change on some row is written back with the value just read (under a row lock).
-        names = set().union(*(o.changes for o in updated))
-        now = timezone.now()
-        identities = [o.identity() for o in updated]
-        for nhi in identities:
-            nhi.updated_at = now
-        NonHumanIdentity.objects.bulk_update(identities, sorted(names | {"rotation_due_on", "updated_at"}),
-                                             batch_size=WRITE_BATCH)
+        _update_rows(updated)
+
+
+def _update_rows(updated: list[Outcome]) -> None:
+    """One parameterised UPDATE per row, sent in batches with ``executemany``, for the union of
+    the fields that changed in this batch (a field unchanged on some row is written back with
+    the value just read under a row lock). ``bulk_update`` builds a CASE expression per row and
+    field: measured on 20,000 changed rows it took 10 s on PostgreSQL and 7.7 s on SQLite,
+    against 1.7 s and 0.35 s here. Values go through each field's ``get_db_prep_save``, as
+    Django's own writes do."""
+    meta = NonHumanIdentity._meta
+    names = sorted(set().union(*(o.changes for o in updated)) | {"rotation_due_on", "updated_at"})
+    fields = [meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    sql = (f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
+           f"WHERE {quote(meta.pk.column)} = %s")
+    now = timezone.now()
+    params = []
+    for outcome in updated:
+        values = {**outcome.values, "updated_at": now,
+                  "rotation_due_on": rotation_due(outcome.values["last_rotated_on"],
+                                                  outcome.values["rotation_interval_days"])}
+        params.append([f.get_db_prep_save(values[f.attname], connection) for f in fields] + [values["id"]])
+    with connection.cursor() as cursor:
+        for start in range(0, len(params), WRITE_BATCH):
+            cursor.executemany(sql, params[start:start + WRITE_BATCH])
 
 
 def import_apply_now(import_id: int, actor_id: int | None = None) -> NhiImport | None:

@@ -295,5 +295,7 @@ EXCEPTION_REMINDER_DAYS = sorted(env.list("EXCEPTION_REMINDER_DAYS", cast=int, d
 NHI_STALE_DAYS = env.int("NHI_STALE_DAYS", default=45)
 NHI_EXPIRING_DAYS = env.int("NHI_EXPIRING_DAYS", default=30)
 NHI_IMPORT_MAX_ROWS = env.int("NHI_IMPORT_MAX_ROWS", default=250_000)
+NHI_IMPORT_MAX_BYTES = env.int("NHI_IMPORT_MAX_MB", default=100) * 1024 * 1024
+NHI_IMPORT_MAX_JSON_BYTES = env.int("NHI_IMPORT_MAX_JSON_MB", default=25) * 1024 * 1024
 # Form fields (not files) larger than this are refused before Django reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # non-file form fields

@@ -6,9 +6,19 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from evidence.storage import human_size, safe_filename
 
 
+IMPORT_PATHS = ("/nhi/imports/", "/api/v1/nhi-imports/")
+
+
+def limit_for(path: str) -> int:
+    """Inventory imports (a 200,000-row credential report) may be larger than evidence files."""
+    if path.startswith(IMPORT_PATHS):
+        return settings.NHI_IMPORT_MAX_BYTES
+    return settings.EVIDENCE_MAX_UPLOAD_BYTES
+
+
 class SizeLimitUploadHandler(FileUploadHandler):
     """First in ``FILE_UPLOAD_HANDLERS``: counts each file's bytes as they stream in and stops
-    reading at ``EVIDENCE_MAX_UPLOAD_BYTES``. The rest of the body is drained, not stored, and
+    reading at the limit for the path (``limit_for``). The rest of the body is drained, not stored, and
     ``request.upload_refused`` says why, for the view to show."""
 
     def new_file(self, *args, **kwargs):
@@ -17,7 +27,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
-        limit = settings.EVIDENCE_MAX_UPLOAD_BYTES
+        limit = limit_for(self.request.path)
         if self.received > limit:
             try:
                 name = safe_filename(self.file_name)

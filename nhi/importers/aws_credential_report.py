@@ -23,6 +23,10 @@ What becomes an identity:
 * **Console-only users** (a password and no keys or certificates) are people, not non-human
   identities: skipped and counted as skipped, not as errors. Users with neither are skipped too.
 
+The report is the truth about a key: an identity revoked in soc2hub whose key still appears
+in the report previews as updated (its status back to active or disabled), since the key was
+never deleted in AWS.
+
 Users who have a console password *and* access keys are imported, with a purpose noting a
 person may be using the key. The report carries no owner, environment, scopes or purpose:
 new identities get the import's default environment and the kind's rotation policy, and a
@@ -111,7 +115,7 @@ def _credentials(values: dict, context: ImportContext, line: int) -> Iterator[Pa
                 used_column = f"access_key_{n}_last_used_date"
                 fields["last_used_on"] = parse_timestamp(values.get(used_column, ""), used_column)
                 labels["last_used_on"] = used_column
-            problems = date_problems(fields, context.today, label=lambda name: labels.get(name, name))
+            problems = date_problems(fields, context.today, label=lambda name, labels=labels: labels.get(name, name))
             if problems:
                 raise RowProblem(*problems[0])
         except RowProblem as problem:

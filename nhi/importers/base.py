@@ -259,11 +259,11 @@ def parse_timestamp(value: str, column: str) -> dt.date | None:
     if is_missing(value):
         return None
     try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         raise RowProblem(column, f"“{value.strip()[:40]}” is not an ISO 8601 timestamp.") from None
     if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return timezone.localtime(moment).date()
 
 
@@ -316,8 +316,8 @@ def date_problems(values: dict, today: dt.date, *, label=lambda name: name) -> l
         for name, message in DATE_ORDER:
             value = values.get(name)
             if value and value < created:
-                problems.append((label(name), f"{value.isoformat()} is before it was created "
-                                              f"({created.isoformat()}): {message}"))
+                problems.append((label(name), (f"{value.isoformat()} is before it was created "
+                                               f"({created.isoformat()}): {message}")))
     return problems
 
 

@@ -122,16 +122,17 @@ def _interval(value: str, kind: str) -> int | None:
 
 def convert(values: dict[str, str], context: ImportContext) -> tuple[str, str, dict]:
     """One record (column → raw cell) as (source, external_id, fields)."""
+    for column, value in values.items():  # first, so no error message ever quotes a secret
+        check_no_secret(value, column)
     external_id = check_length(values["external_id"], "external_id", 500)
     if not external_id:
         raise RowProblem("external_id", "is empty; every identity needs its id from its own system.")
-    check_no_secret(external_id, "external_id")
     row_source = values.get("source") or source
     if not SOURCE.match(row_source):
         raise RowProblem("source", f"“{row_source[:40]}” is not a source name (lowercase letters, digits, "
                                    "“-”, “_”, “.”).")
     fields: dict = {}
-    fields["name"] = check_no_secret(check_length(values["name"], "name", 300), "name")
+    fields["name"] = check_length(values["name"], "name", 300)
     if not fields["name"]:
         raise RowProblem("name", "is empty.")
     if not values["kind"]:
@@ -149,10 +150,9 @@ def convert(values: dict[str, str], context: ImportContext) -> tuple[str, str, d
         fields["status"] = _choice(values["status"], NhiStatus, "status")
     for column, limit in TEXT_LIMITS.items():
         if column in values:
-            fields[column] = check_no_secret(check_length(values[column], column, limit), column)
+            fields[column] = check_length(values[column], column, limit)
     if "scopes" in values:
-        scopes = [check_no_secret(s.strip(), "scopes") for s in values["scopes"].split(";") if s.strip()]
-        fields["scopes"] = "\n".join(scopes)
+        fields["scopes"] = "\n".join(s.strip() for s in values["scopes"].split(";") if s.strip())
     for column in ("has_admin_access", "has_production_access"):
         if column in values:
             fields[column] = parse_bool(values[column], column)

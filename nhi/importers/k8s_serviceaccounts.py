@@ -24,7 +24,8 @@ Each service account becomes one ``service_account`` identity:
   ``azure.workload.identity/client-id`` annotation becomes the scopes (one line each), and
   ``has_production_access`` is true when the account can assume such a cloud role and its
   environment is production (when the environment comes from the import's default, the flag too
-  is set on new identities only). Without one, scopes and the flag are left as they are. Admin access cannot be read from the export (RBAC bindings are elsewhere).
+  is set on new identities only). Without one, scopes and the flag are left as they are.
+  Admin access cannot be read from the export (RBAC bindings are elsewhere).
 * **Rotation**: accounts that list token Secrets hold long-lived tokens: they get the kind's
   rotation policy and the NHI7:2025 tag (long-lived secrets). Accounts without them use
   short-lived tokens the kubelet issues and rotates, so they get no rotation interval instead of
@@ -74,7 +75,7 @@ HOW_TO = "Export it with “kubectl get serviceaccounts -A -o json”."
 
 
 def _max_bytes() -> int:
-    return getattr(settings, "NHI_IMPORT_MAX_JSON_BYTES", 25 * 1024 * 1024)
+    return settings.NHI_IMPORT_MAX_JSON_BYTES
 
 
 def load(binary_stream) -> list:

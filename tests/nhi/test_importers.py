@@ -93,7 +93,7 @@ def test_aws_missing_values_and_inactive_keys(sample):
 def test_aws_root_without_keys_and_console_only_users_are_skipped_not_errors(sample):
     console_only = f"jane,arn:aws:iam::111122223333:user/jane,2024-01-01T00:00:00+00:00,true,N/A,N/A,N/A,true," \
                    f"{NO_KEYS},{NO_CERTS}"
-    items = parse(AWS, sample("aws-credential-report.csv") + b"\n" + console_only.encode())
+    items = parse(AWS, sample("aws-credential-report.csv").rstrip() + b"\n" + console_only.encode())
     skipped = [i for i in items if isinstance(i, Skipped)]
     assert [(s.line, s.external_id) for s in skipped] == [
         (2, "arn:aws:iam::111122223333:root"), (7, "arn:aws:iam::111122223333:user/jane")]
@@ -176,7 +176,7 @@ def test_k8s_sample(sample, teams):
     api = items["k8s:payments/payments-api"]
     assert api.fields["owner_team"] == teams["engineering"]  # "team: engineering" label matches a team
     assert api.fields["scopes"] == "AWS IAM role arn:aws:iam::111122223333:role/payments-s3-writer"
-    assert api.fields["has_production_access"] is False  # staging by default
+    assert api.defaults["has_production_access"] is False and "has_production_access" not in api.fields  # staging by default
     assert api.add_tags == ()  # automountServiceAccountToken: false
 
     argocd = items["k8s:argocd/argocd-application-controller"]
@@ -373,6 +373,8 @@ def test_csv_bad_values(teams, values, column):
     ("secret_location", "-----BEGIN OPENSSH PRIVATE KEY-----"),
     ("scopes", "read;xoxb-123456789012-abcdefghij"),
     ("name", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    ("created_on", "ghp_" + "Zz9Y" * 9),  # never quoted back as "not a date"
+    ("owner_team", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"),  # nor as "no team has the slug"
 ])
 def test_csv_refuses_rows_holding_a_secret_without_echoing_it(teams, column, value):
     [error] = errors(parse(CSV, csv_bytes([identity_row(1, **{column: value})])))
