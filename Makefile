@@ -78,3 +78,11 @@ BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench/soc2hub_bench.sqlite3
 bench: install ## generate the benchmark organisation and measure the daily job and pages (bench/README.md)
 	$(PY) bench/generate.py --database-url '$(BENCH_DATABASE_URL)'
 	$(PY) bench/run.py --database-url '$(BENCH_DATABASE_URL)'
+
+# Non-human identities at 100,000 in their own benchmark database: the inventory's pages, a
+# 100,000-row CSV import and the daily job. BENCH_NHI_DATABASE_URL=postgres://.../soc2hub_nhi_bench for PostgreSQL.
+BENCH_NHI_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench/soc2hub_nhi_bench.sqlite3
+.PHONY: bench-nhi
+bench-nhi: install ## generate 100,000 non-human identities and measure the inventory, an import and the daily job
+	$(PY) bench/nhi_generate.py --database-url '$(BENCH_NHI_DATABASE_URL)'
+	$(PY) bench/nhi_run.py --database-url '$(BENCH_NHI_DATABASE_URL)'

@@ -13,6 +13,7 @@ from controls.filtersets import ControlFilterSet, CriterionFilterSet
 from controls.forms import ControlForm, OwnerChangeForm
 from controls.models import OWNER_ROLE_LABELS, Control, Criterion
 from soc2hub import permissions
+from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
 from soc2hub.models import Team
 
@@ -21,13 +22,13 @@ CONTROLS_PER_PAGE = 25
 
 @login_required
 def ownership_matrix(request):
-    filterset = CriterionFilterSet(request.GET or None, queryset=selectors.criteria_for_matrix(user=request.user))
+    filterset, criteria = apply_filters(CriterionFilterSet, request.GET, selectors.criteria_for_matrix(user=request.user))
     return render(
         request,
         "controls/matrix.html",
         {
             "filterset": filterset,
-            "criteria": filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset,
+            "criteria": criteria,
             "counts": selectors.ownership_counts(user=request.user),
             "teams": list(Team.objects.all()),
             "can_edit": permissions.can(request.user, permissions.CHANGE_OWNERS, Criterion),
@@ -89,8 +90,7 @@ def criterion_detail(request, code):
 
 @login_required
 def control_list(request):
-    filterset = ControlFilterSet(request.GET or None, queryset=selectors.controls_for_list(user=request.user))
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    filterset, qs = apply_filters(ControlFilterSet, request.GET, selectors.controls_for_list(user=request.user))
     page = Paginator(qs, CONTROLS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,

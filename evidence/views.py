@@ -13,6 +13,7 @@ from evidence.forms import EvidenceReturnForm, EvidenceSubmitForm, EvidenceTempl
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
 from evidence.storage import allowed_extensions
 from soc2hub import permissions
+from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
 from soc2hub.models import Team
 
@@ -27,8 +28,7 @@ def _validation_messages(exc: ValidationError) -> list[str]:
 
 @login_required
 def request_list(request):
-    filterset = EvidenceRequestFilterSet(request.GET or None, queryset=selectors.requests_for_list(user=request.user))
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    filterset, qs = apply_filters(EvidenceRequestFilterSet, request.GET, selectors.requests_for_list(user=request.user))
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "evidence/request_list.html", {
         "filterset": filterset,
@@ -163,9 +163,8 @@ def file_attachment(evidence_file: EvidenceFile) -> FileResponse:
 
 @login_required
 def template_list(request):
-    filterset = EvidenceTemplateFilterSet(request.GET or None,
-                                          queryset=selectors.templates_for_list(user=request.user))
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    filterset, qs = apply_filters(EvidenceTemplateFilterSet, request.GET,
+                                  selectors.templates_for_list(user=request.user))
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "evidence/template_list.html", {
         "filterset": filterset, "page": page,

@@ -13,6 +13,7 @@ from exceptions.forms import ExceptionForm, ReasonForm, ReviewForm, SignForm
 from exceptions.models import ExceptionRecord, ExceptionStatus
 from exceptions.signers import required_signer_roles
 from soc2hub import permissions
+from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
 
 PER_PAGE = 25
@@ -27,8 +28,7 @@ def _get(request, pk) -> ExceptionRecord:
 
 @login_required
 def register(request):
-    filterset = ExceptionFilterSet(request.GET or None, queryset=selectors.exceptions_for_list(user=request.user))
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    filterset, qs = apply_filters(ExceptionFilterSet, request.GET, selectors.exceptions_for_list(user=request.user))
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "exceptions/register.html", {
         "filterset": filterset, "page": page,
@@ -202,8 +202,7 @@ def exception_pdf(request, pk):
 
 @login_required
 def register_pdf(request):
-    filterset = ExceptionFilterSet(request.GET or None, queryset=selectors.exceptions_for_list(user=request.user))
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    filterset, qs = apply_filters(ExceptionFilterSet, request.GET, selectors.exceptions_for_list(user=request.user))
     response = HttpResponse(reports.register_pdf(qs, user=request.user), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="exception-register-{timezone.localdate()}.pdf"'
     return response

@@ -157,6 +157,7 @@ class NonHumanIdentity(models.Model):
             models.UniqueConstraint(fields=["source", "external_id"], name="nhi_unique_natural_key"),
         ]
         indexes = [
+            models.Index(fields=["name", "id"]),  # the inventory's default order: no sort of the whole table
             models.Index(fields=["owner_team", "status"]),
             models.Index(fields=["kind", "status"]),
             models.Index(fields=["environment"]),

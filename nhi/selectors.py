@@ -30,19 +30,24 @@ def _percentages(row: dict) -> dict:
     return {**row, **{f"pct_{key}": (round(100 * row[key] / total, 1) if total else 0.0) for key in SUMMARY_FLAGS}}
 
 
-def visibility_summary(*, user, today=None) -> dict:
-    """% with an owner, % rotation overdue, % stale, % orphaned, % never rotated — over the live
-    identities the user may see, overall and per owner team, each in one grouped query."""
+def visibility_overall(*, user, today=None) -> dict:
+    """The overall figures alone (the inventory page's tiles): one aggregate query."""
     today = today or timezone.localdate()
     live = permissions.restrict(NonHumanIdentity.objects.live(), user)
-    aggregates = _summary_aggregates(today)
-    overall = _percentages(live.aggregate(**aggregates))
+    return _percentages(live.aggregate(**_summary_aggregates(today)))
+
+
+def visibility_summary(*, user, today=None) -> dict:
+    """% with an owner, % rotation overdue, % stale, % orphaned, % never rotated — over the live
+    identities the user may see, per owner team in one grouped query, and overall as their sum."""
+    today = today or timezone.localdate()
+    live = permissions.restrict(NonHumanIdentity.objects.live(), user)
     teams = {t.pk: t for t in Team.objects.all()}
-    per_team = [
-        {"team": teams.get(row.pop("owner_team")), **_percentages(row)}
-        for row in live.values("owner_team").annotate(**aggregates).order_by("owner_team__name")
-    ]
-    return {"overall": overall, "per_team": per_team}
+    rows = list(live.values("owner_team").annotate(**_summary_aggregates(today)).order_by("owner_team__name"))
+    keys = [key for key in rows[0] if key != "owner_team"] if rows else list(_summary_aggregates(today))
+    overall = {key: sum(row[key] for row in rows) for key in keys}
+    per_team = [{"team": teams.get(row.pop("owner_team")), **_percentages(row)} for row in rows]
+    return {"overall": _percentages(overall), "per_team": per_team}
 
 
 def history(nhi):

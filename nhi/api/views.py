@@ -23,7 +23,7 @@ from nhi.api.serializers import (
     TransferSerializer,
 )
 from nhi.filtersets import NhiFilterSet
-from nhi.models import AttestationCampaign, AttestationDecision, NhiImport
+from nhi.models import AttestationCampaign, AttestationDecision, NhiImport, NonHumanIdentity
 from soc2hub import permissions
 from soc2hub.api_errors import UploadTooLarge, as_drf_error
 
@@ -52,7 +52,10 @@ class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
             Prefetch("controls", queryset=Control.objects.only("id", "ref"))).order_by("name", "id")
 
     def _respond(self, nhi):
-        return Response(self.get_serializer(self.get_queryset().get(pk=nhi.pk)).data)
+        # Unscoped on purpose: after a transfer away the caller may no longer see it in their list.
+        return Response(self.get_serializer(
+            NonHumanIdentity.objects.with_state().select_related("owner_team", "technical_owner")
+            .prefetch_related("controls").get(pk=nhi.pk)).data)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

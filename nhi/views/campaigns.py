@@ -25,7 +25,7 @@ def campaign_list(request):
         item_count=Count("items"),
         pending_count=Count("items", filter=PENDING),
         my_pending=Count("items", filter=PENDING & Q(items__in=mine.values("pk"))),
-    )
+    ).order_by("-created_at", "-pk")  # an aggregate query drops Meta.ordering
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     return render(request, "nhi/campaign_list.html", {
         "page": page, "can_add": permissions.can(request.user, permissions.ADD, AttestationCampaign),

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -14,14 +14,14 @@ from nhi.filtersets import STATE_FLAGS, NhiFilterSet
 from nhi.forms import NhiForm, RevokeForm, RotateForm, TransferForm
 from nhi.models import LIVE_STATUSES, NhiImport, NonHumanIdentity
 from soc2hub import permissions
+from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
 
 PER_PAGE = 50
 
 
 def filtered_inventory(request):
-    filterset = NhiFilterSet(request.GET or None, queryset=selectors.inventory(user=request.user))
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    filterset, qs = apply_filters(NhiFilterSet, request.GET, selectors.inventory(user=request.user))
     if not request.GET.get("ordering"):
         qs = qs.order_by("name", "id")
     return filterset, qs
@@ -33,7 +33,7 @@ def inventory(request):
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "nhi/inventory.html", {
         "filterset": filterset, "page": page,
-        "summary": selectors.visibility_summary(user=request.user)["overall"],
+        "summary": selectors.visibility_overall(user=request.user),
         "can_add": permissions.can(request.user, permissions.ADD, NonHumanIdentity),
         "can_import": permissions.can(request.user, permissions.IMPORT, NhiImport),
         "state_filters": [(name, filterset.form.fields[name].label) for name in STATE_FLAGS],
@@ -117,9 +117,13 @@ def _action(request, pk, *, form_class, form_name, run, done):
         try:
             run(nhi, form.cleaned_data)
             messages.success(request, done)
-            return redirect(nhi)
+            # After a transfer away, the identity may no longer be ours to see.
+            still_visible = selectors.inventory(user=request.user).filter(pk=nhi.pk).exists()
+            return redirect(nhi if still_visible else "nhi:inventory")
         except ValidationError as exc:
             add_service_errors(form, exc)
+            if nhi.status not in LIVE_STATUSES:  # the forms are not shown for it: say it up top
+                messages.error(request, " ".join(exc.messages))
     return detail(request, pk, **{form_name: form}, status=400)
 
 
@@ -150,8 +154,13 @@ def transfer(request, pk):
 
 @login_required
 def export_csv(request):
-    """The filtered list as CSV, streamed, in the import format (formula cells neutralised)."""
-    _filterset, qs = filtered_inventory(request)
+    """The filtered list as CSV, streamed, in the import format (formula cells neutralised).
+    An unreadable filter is refused rather than quietly exporting more than was asked for."""
+    filterset, qs = filtered_inventory(request)
+    if filterset.is_bound and filterset.errors:
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
+        return HttpResponseBadRequest(f"Nothing exported: these filters could not be read: {problems}",
+                                      content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(export.csv_rows(qs, byte_order_mark=True), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="non-human-identities-{timezone.localdate()}.csv"'
     return response
