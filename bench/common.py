@@ -130,3 +130,18 @@ def setup_django(db: BenchDatabase) -> None:
     import django
 
     django.setup()
+
+
+def open_clone(database_url: str, *, generator: str) -> tuple[BenchDatabase, BenchDatabase]:
+    """Clone the generated benchmark database and start Django on the clone, so a measuring
+    run never changes what ``generator`` built. Returns ``(source, clone)``."""
+    import warnings
+
+    source = BenchDatabase(database_url)
+    if not source.exists():
+        raise SystemExit(f"No benchmark database at {source}: run bench/{generator} first.")
+    db = source.clone()
+    print(f"Measuring a clone of {source}: {db}", flush=True)
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
+    setup_django(db)
+    return source, db

@@ -38,12 +38,11 @@ import resource
 import sys
 import time
 import tracemalloc
-import warnings
 from pathlib import Path
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_VAR, BenchDatabase, setup_django
+from common import BENCH_VAR, open_clone
 from nhi_generate import DEFAULT_URL
 from run import _code_version, _load, database_version, measure_page, run_jobs
 
@@ -255,14 +254,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results-nhi.json")
     args = parser.parse_args(argv)
 
-    source = BenchDatabase(args.database_url)
-    if not source.exists():
-        raise SystemExit(f"No benchmark database at {source}: run bench/nhi_generate.py first (or make bench-nhi).")
     started = time.monotonic()
-    db = source.clone()
-    print(f"Measuring a clone of {source}: {db}", flush=True)
-    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
-    setup_django(db)
+    source, db = open_clone(args.database_url, generator="nhi_generate.py (or make bench-nhi)")
 
     from django.conf import settings
     from django.db import connection

@@ -36,12 +36,11 @@ import re
 import statistics
 import sys
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_SQLITE_URL, BenchDatabase, setup_django
+from common import DEFAULT_SQLITE_URL, open_clone
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -280,14 +279,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results.json")
     args = parser.parse_args(argv)
 
-    source = BenchDatabase(args.database_url)
-    if not source.exists():
-        raise SystemExit(f"No benchmark database at {source}: run bench/generate.py first (or make bench).")
     started = time.monotonic()
-    db = source.clone()
-    print(f"Measuring a clone of {source}: {db}", flush=True)
-    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
-    setup_django(db)
+    source, db = open_clone(args.database_url, generator="generate.py (or make bench)")
 
     from django.conf import settings
     from django.db import connection

@@ -6,18 +6,17 @@ at once, it creates each request, reminder and digest exactly once.
 
 import datetime as dt
 import io
-import threading
 from collections import Counter
 
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from evidence import services
 from evidence.models import EvidenceReminder, EvidenceRequest, RequestStatus, TeamDigest
 from evidence.periods import period_containing
 from soc2hub.models import ActivityLog, Notification
+from tests.concurrency import race
 from tests.evidence.factories import make_request, make_template
 
 D = dt.date
@@ -343,27 +342,7 @@ def test_no_digest_for_teams_with_nothing_outstanding(digest_world):
 
 def in_threads(count: int, work) -> list:
     """Run ``work`` in ``count`` threads released together by a barrier; re-raise any error."""
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def target():
-        try:
-            barrier.wait(timeout=20)
-            results.append(work())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a worker thread hung"
-    if errors:
-        raise errors[0]
-    return results
+    return race(count, lambda _n: work())
 
 
 @pytest.mark.postgres

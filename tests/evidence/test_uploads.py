@@ -6,14 +6,12 @@ MEDIA_ROOT, even when the bad file is the second of three.
 
 import hashlib
 import os
-import threading
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.db import connection
 
 from evidence import services
 from evidence.models import (
@@ -26,6 +24,7 @@ from evidence.models import (
 )
 from evidence.storage import inspect_upload, safe_filename, sha256_of_storage_file
 from soc2hub.models import ActivityLog
+from tests.concurrency import race
 from tests.evidence.factories import (
     LINUX_ELF,
     MINIMAL_PDF,
@@ -273,24 +272,8 @@ def test_a_returned_request_takes_a_new_submission(hr_request, personas):
 def test_a_double_click_submits_once_and_stores_one_file(require_postgres, hr_request, personas):
     """Two submissions of the same request at once (a double click, or the page and the API):
     the request row is locked, the second sees it submitted and stores nothing."""
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def work(n):
-        try:
-            barrier.wait(timeout=20)
-            outcomes.append(submit(EvidenceRequest.objects.get(pk=hr_request.pk), personas["owner"],
-                                   pdf(f"click-{n}.pdf")))
-        except ValidationError as exc:
-            outcomes.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = race(2, lambda n: submit(EvidenceRequest.objects.get(pk=hr_request.pk), personas["owner"],
+                                        pdf(f"click-{n}.pdf")), expected=(ValidationError,))
 
     assert sorted(type(o).__name__ for o in outcomes) == ["Evidence", "ValidationError"]
     assert "This request is submitted" in str(next(o for o in outcomes if isinstance(o, ValidationError)))

@@ -7,18 +7,17 @@ in the configured time zone.
 """
 
 import datetime as dt
-import threading
 from collections import Counter, defaultdict
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from controls.models import Control
 from exceptions.models import ExceptionReminder, ExceptionStatus, SignatureDigest
 from soc2hub.jobs import run_daily_jobs
 from soc2hub.models import ActivityLog, Notification
+from tests.concurrency import race
 from tests.exceptions.factories import advance, clock, fresh, make_exception, sign, state
 from tests.factories import Role, UserFactory
 
@@ -297,27 +296,7 @@ def test_no_digest_when_nothing_waits(approved):
 
 def in_two_threads(work) -> list:
     """Run ``work`` in two threads released together by a barrier; re-raise any error."""
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def target():
-        try:
-            barrier.wait(timeout=20)
-            results.append(work())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a worker thread hung"
-    if errors:
-        raise errors[0]
-    return results
+    return race(2, lambda _n: work())
 
 
 @pytest.mark.postgres

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from exceptions import services
 from exceptions.models import ExceptionSignature, ExceptionStatus, ExceptionVersion
 from soc2hub.models import Notification
+from tests.concurrency import race
 from tests.exceptions.factories import advance, fresh, history, make_exception, moves, sign, state
 from tests.factories import PASSWORD, UserFactory
 
@@ -454,27 +455,7 @@ def test_a_voided_signature_is_not_revived_by_changing_the_content_back(awaiting
 def test_a_double_click_signs_once(require_postgres, awaiting, people):
     """Two submissions of the same signature at once: the exception row is locked, the second
     sees the role signed and is refused; one row, one log entry."""
-    import threading
-
-    from django.db import connection
-
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def click():
-        try:
-            barrier.wait(timeout=20)
-            outcomes.append(sign(awaiting, people["finance"]))
-        except ValidationError as exc:
-            outcomes.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=click) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = race(2, lambda _n: sign(awaiting, people["finance"]), expected=(ValidationError,))
 
     assert sorted(type(o).__name__ for o in outcomes) == ["ExceptionSignature", "ValidationError"]
     assert awaiting.signatures.count() == 1
