@@ -28,7 +28,7 @@ def team_calendar(team) -> bytes:
             uid=f"evidence-request-{request.pk}@soc2hub",
             day=request.due_on,
             summary=f"{'OVERDUE: ' if request.is_overdue(today) else ''}{request.title} ({request.period_label}) due",
-            description=f"Control {request.control.ref}. Status: {request.get_status_display()}.",
+            description=(f"Control {request.control.ref}. " if request.control_id else "") + f"Status: {request.get_status_display()}.",
             url=f"{settings.SITE_URL}{request.get_absolute_url()}",
         ))
     for template in EvidenceTemplate.objects.filter(owner_team=team, is_active=True).select_related("control"):

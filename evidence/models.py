@@ -109,8 +109,12 @@ class EvidenceRequestQuerySet(models.QuerySet):
 class EvidenceRequest(models.Model):
     """One period's request for one template's evidence, addressed to the owning team."""
 
-    template = models.ForeignKey(EvidenceTemplate, on_delete=models.PROTECT, related_name="requests")
-    control = models.ForeignKey(Control, on_delete=models.PROTECT, related_name="evidence_requests")
+    template = models.ForeignKey(EvidenceTemplate, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="requests",
+                                 help_text="Empty for a one-off request raised by an auditor (see audits).")
+    control = models.ForeignKey(Control, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="evidence_requests",
+                                help_text="Empty only for an auditor's request about a criterion as a whole.")
     owner_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="evidence_requests")
     title = models.CharField(max_length=250)
     period_start = models.DateField()
@@ -138,6 +142,34 @@ class EvidenceRequest(models.Model):
 
     def get_absolute_url(self):
         return reverse("evidence:request_detail", args=[self.pk])
+
+    @property
+    def reviewer_group_id(self) -> int:
+        """Who reviews the evidence: the standard's reviewing group; Security for an auditor's request."""
+        if self.template_id:
+            return self.template.reviewer_group_id
+        return default_reviewer_group()
+
+    @property
+    def is_audit_request(self) -> bool:
+        return self.template_id is None
+
+    @property
+    def instructions(self) -> str:
+        if self.template_id:
+            return self.template.instructions
+        audit_request = self.audit_request
+        return f"Requested by the auditors of {audit_request.audit}: {audit_request.description}"
+
+    @property
+    def acceptance_criteria(self) -> str:
+        if self.template_id:
+            return self.template.acceptance_criteria
+        return "It answers the auditor's request in full; the auditor accepts it or returns it after Security approves."
+
+    @property
+    def cadence(self) -> str:
+        return self.template.cadence if self.template_id else Cadence.ONE_OFF
 
     def is_overdue(self, today=None) -> bool:
         return self.status in AWAITING_TEAM and self.due_on < (today or timezone.localdate())

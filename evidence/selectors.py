@@ -37,7 +37,8 @@ def request_detail(*, user, pk: int) -> EvidenceRequest:
     )
     return requests_for_list(user=user).prefetch_related(
         Prefetch("submissions", queryset=submissions)
-    ).select_related("template__reviewer_group", "owner_team__lead").get(pk=pk)
+    ).select_related("template__reviewer_group", "owner_team__lead", "audit_request__audit",
+                     "audit_request__raised_by").get(pk=pk)
 
 
 def review_queue(*, user):

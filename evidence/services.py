@@ -281,6 +281,10 @@ def evidence_approve(*, evidence: Evidence, reviewer) -> Evidence:
     evidence.save(update_fields=["status", "reviewed_by", "reviewed_at"])
     _move_request(evidence.request, RequestStatus.APPROVED, actor=reviewer, verb="evidence.approved",
                   details={"evidence": evidence.pk, "hashes": list(evidence.files.values_list("sha256", flat=True))})
+    if evidence.request.is_audit_request:
+        from audits.services import audit_request_evidence_approved
+
+        audit_request_evidence_approved(evidence_request=evidence.request)
     notify(users=members_of(evidence.request.owner_team), kind="evidence.approved",
            subject=f"Approved: {evidence.request}", template="evidence_approved",
            context={"request": evidence.request, "evidence": evidence, "reviewer": reviewer},
@@ -307,6 +311,23 @@ def evidence_return(*, evidence: Evidence, reviewer, reason: str) -> Evidence:
            context={"request": evidence.request, "evidence": evidence, "reviewer": reviewer, "reason": reason},
            url=evidence.request.get_absolute_url())
     return evidence
+
+
+def request_return_to_team(*, request: EvidenceRequest, actor, reason: str) -> EvidenceRequest:
+    """An auditor found the approved answer to their request incomplete: it goes back to the
+    team. Only an auditor's request moves back from approved (its evidence stays approved and
+    unchanged; the team adds to it). Call inside the auditor's decision transaction."""
+    request = EvidenceRequest.objects.select_for_update().get(pk=request.pk)
+    if not request.is_audit_request:
+        raise ValidationError("Only an auditor's request goes back to the team once approved.")
+    if request.status != RequestStatus.APPROVED:
+        raise ValidationError("It is still with the team or in review; comment on it instead of returning it.")
+    request.status = RequestStatus.RETURNED
+    request.save(update_fields=["status", "updated_at"])
+    activity_record(actor=actor, verb="evidence.returned_by_auditor", obj=request,
+                    before={"status": RequestStatus.APPROVED}, after={"status": RequestStatus.RETURNED},
+                    message=reason)
+    return request
 
 
 def evidence_file_downloaded(*, evidence_file: EvidenceFile, user) -> None:

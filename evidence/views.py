@@ -43,6 +43,7 @@ def _request_page(request, evidence_request, *, submit_form=None, return_form=No
     submissions = list(evidence_request.submissions.all())
     return render(request, "evidence/request_detail.html", {
         "req": evidence_request,
+        "audit_request": getattr(evidence_request, "audit_request", None),
         "submissions": submissions,
         "history": selectors.request_history(evidence_request),
         "can_submit": permissions.can(user, permissions.SUBMIT, evidence_request)

@@ -47,6 +47,7 @@ from nhi.importers.base import (
 from nhi.models import (
     DEFAULT_ROTATION_DAYS,
     Environment,
+    LIVE_STATUSES,
     ImportStatus,
     NhiImport,
     NhiStatus,
@@ -75,7 +76,7 @@ IMPORTED_FIELDS = (
 )
 RELATIONS = ("owner_team", "technical_owner")
 # What the comparison reads of an existing identity (attribute names).
-STORED_FIELDS = ("id", "source", "external_id", *(f"{name}_id" if name in RELATIONS else name for name in IMPORTED_FIELDS))
+STORED_FIELDS = ("id", "source", "external_id", "revoked_on", *(f"{name}_id" if name in RELATIONS else name for name in IMPORTED_FIELDS))
 DATE_FIELDS = ("created_on", "last_used_on", "last_rotated_on", "expires_on")
 
 
@@ -160,6 +161,7 @@ class Outcome:
     def new_identity(self) -> NonHumanIdentity:
         nhi = NonHumanIdentity(source=self.row.source, external_id=self.row.external_id, **self.values)
         nhi.rotation_due_on = rotation_due(nhi.last_rotated_on, nhi.rotation_interval_days)  # no save()
+        nhi.revoked_on = None if nhi.status in LIVE_STATUSES else timezone.localdate()
         return nhi
 
 
@@ -507,7 +509,7 @@ def _update_rows(updated: list[Outcome]) -> None:
     against 1.7 s and 0.35 s here. Values go through each field's ``get_db_prep_save``, as
     Django's own writes do."""
     meta = NonHumanIdentity._meta
-    names = sorted(set().union(*(o.changes for o in updated)) | {"rotation_due_on", "updated_at"})
+    names = sorted(set().union(*(o.changes for o in updated)) | {"rotation_due_on", "updated_at", "revoked_on"})
     fields = [meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     sql = (f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
@@ -517,7 +519,9 @@ def _update_rows(updated: list[Outcome]) -> None:
     for outcome in updated:
         values = {**outcome.values, "updated_at": now,
                   "rotation_due_on": rotation_due(outcome.values["last_rotated_on"],
-                                                  outcome.values["rotation_interval_days"])}
+                                                  outcome.values["rotation_interval_days"]),
+                  "revoked_on": (None if outcome.values["status"] in LIVE_STATUSES
+                                 else outcome.values.get("revoked_on") or now.date())}
         params.append([f.get_db_prep_save(values[f.attname], connection) for f in fields] + [values["id"]])
     with connection.cursor() as cursor:
         for start in range(0, len(params), WRITE_BATCH):

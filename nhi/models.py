@@ -141,6 +141,8 @@ class NonHumanIdentity(models.Model):
                                             help_text="Set when its technical owner left: transfer or decommission.")
     expires_on = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=NhiStatus.choices, default=NhiStatus.ACTIVE, db_index=True)
+    revoked_on = models.DateField(null=True, blank=True, editable=False,
+                                  help_text="When it was revoked or decommissioned (auditors sample these).")
     controls = models.ManyToManyField(Control, related_name="nhis", blank=True)
     owasp_tags = models.JSONField(default=list, blank=True, help_text="OWASP NHI Top 10 (2025) identifiers.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -174,6 +176,10 @@ class NonHumanIdentity(models.Model):
 
     def save(self, *args, **kwargs):
         self.rotation_due_on = rotation_due(self.last_rotated_on, self.rotation_interval_days)
+        if self.status in LIVE_STATUSES:
+            self.revoked_on = None
+        elif self.revoked_on is None:
+            self.revoked_on = timezone.localdate()
         super().save(*args, **kwargs)
 
     def scope_list(self) -> list[str]:

@@ -39,6 +39,12 @@ class User(AbstractUser):
     def is_auditor(self) -> bool:
         return self.is_active and Role.AUDITORS in self.group_names()
 
+    @property
+    def is_external_auditor(self) -> bool:
+        """An auditor from the audit firm: in the Auditors group, in no team and no other role.
+        They see the programme only through the audits they are assigned to."""
+        return self.is_auditor and not self.is_security and not self.is_leadership and not self.team_ids()
+
     def team_ids(self) -> set[int]:
         if not hasattr(self, "_team_ids"):
             self._team_ids = set(self.memberships.values_list("team_id", flat=True))

@@ -15,6 +15,8 @@ alone does not decide (for example a named person delegated to maintain one cont
 """
 
 from collections.abc import Callable
+from functools import reduce
+from operator import or_
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -22,6 +24,9 @@ from django.db.models import Q
 from guardian.shortcuts import get_objects_for_user
 from rest_framework import permissions as drf_permissions
 
+from django.utils import timezone
+
+from audits.models import Audit, AuditorAccess, AuditRequest, AuditSample, ReportJob
 from controls.models import Control, Criterion
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
 from exceptions.models import ExceptionRecord
@@ -46,6 +51,11 @@ ATTEST = "attest"
 SUBMIT_GENERATED = "submit_generated"
 REVOKE = "revoke"
 CLOSE = "close"
+RAISE_REQUEST = "raise_request"
+DECIDE = "decide"
+COMMENT = "comment"
+SAMPLE = "sample"
+REPORT = "report"
 
 
 class Denied(str):
@@ -63,8 +73,15 @@ def _security(user) -> bool:
     return _signed_in(user) and user.is_security
 
 
+def _external_auditor(user) -> bool:
+    return _signed_in(user) and user.is_external_auditor
+
+
 def _catalog_view(user, obj) -> bool:
-    """Criteria, controls and teams: everyone signed in may read the programme's structure."""
+    """Criteria, controls and teams: everyone signed in reads the programme's structure, except
+    external auditors, who read it only through their audits (see ``_audit_view``)."""
+    if _external_auditor(user):
+        return Denied("Auditors see the programme through their audits.")
     return _signed_in(user)
 
 
@@ -117,14 +134,16 @@ def _in_group(user, group_id) -> bool:
 
 
 def _request_view(user, request) -> bool:
-    """An evidence request is seen by its owning team, its reviewers, Security and Leadership."""
+    """An evidence request is seen by its owning team, its reviewers, Security and Leadership,
+    and by the current auditors of an audit that covers it (see ``Audit.evidence_request_q``)."""
     if not _signed_in(user):
         return False
     if user.is_security or user.is_leadership:
         return True
     if isinstance(request, type):
         return True  # lists are filtered row by row in restrict()
-    return _team_member(user, request.owner_team_id) or _in_group(user, request.template.reviewer_group_id)
+    return (_team_member(user, request.owner_team_id) or _in_group(user, request.reviewer_group_id)
+            or _audited(user, EvidenceRequest.objects.filter(pk=request.pk)))
 
 
 def _request_submit(user, request) -> bool:
@@ -137,7 +156,12 @@ def _request_submit(user, request) -> bool:
 
 
 def _evidence_view(user, evidence) -> bool:
-    return _request_view(user, evidence if isinstance(evidence, type) else evidence.request)
+    """Evidence is seen with its request; auditors see approved evidence only."""
+    if isinstance(evidence, type):
+        return _request_view(user, evidence)
+    if _external_auditor(user) and evidence.status != EvidenceStatus.APPROVED:
+        return Denied("Auditors see approved evidence only.")
+    return _request_view(user, evidence.request)
 
 
 def _evidence_add(user, obj) -> bool:
@@ -151,7 +175,7 @@ def _evidence_review(user, evidence) -> bool:
     never their own: whoever submitted or uploaded it cannot approve or return it."""
     if not _signed_in(user) or isinstance(evidence, type):
         return False
-    if not (_in_group(user, evidence.request.template.reviewer_group_id) or user.is_superuser):
+    if not (_in_group(user, evidence.request.reviewer_group_id) or user.is_superuser):
         return Denied("Only the reviewing group for this request can review its evidence.")
     if evidence.submitted_by_id == user.pk or evidence.files.filter(uploaded_by=user).exists():
         return Denied("You submitted this evidence; someone else must review it.")
@@ -160,6 +184,96 @@ def _evidence_review(user, evidence) -> bool:
 
 def _file_download(user, evidence_file) -> bool:
     return _evidence_view(user, evidence_file if isinstance(evidence_file, type) else evidence_file.evidence)
+
+
+# --- audits ------------------------------------------------------------------------------
+
+def current_audit_ids(user) -> set[int]:
+    """The audits ``user`` is assigned to as an auditor and whose access has not ended."""
+    if not _signed_in(user):
+        return set()
+    if not hasattr(user, "_current_audit_ids"):
+        user._current_audit_ids = set(
+            user.audit_assignments.filter(access_ends_on__gte=timezone.localdate()).values_list("audit_id", flat=True)
+        )
+    return user._current_audit_ids
+
+
+def _audits_of(user) -> list[Audit]:
+    if not hasattr(user, "_current_audits"):
+        user._current_audits = list(Audit.objects.filter(pk__in=current_audit_ids(user)))
+    return user._current_audits
+
+
+def _audited(user, requests) -> bool:
+    """Does one of ``user``'s current audits cover any of these evidence requests?"""
+    audits = _audits_of(user)
+    return bool(audits) and requests.filter(reduce(or_, (a.evidence_request_q() for a in audits))).exists()
+
+
+def _auditor_of(user, audit) -> bool:
+    return audit.pk in current_audit_ids(user)
+
+
+def _audit_view(user, audit) -> bool:
+    """An audit is seen by Security, Leadership and its auditors until their access ends."""
+    if not _signed_in(user):
+        return False
+    if user.is_security or user.is_leadership:
+        return True
+    if isinstance(audit, type):
+        return user.is_auditor
+    if _auditor_of(user, audit):
+        return True
+    if audit.assignments.filter(user=user).exists():
+        return Denied("Your access to this audit has ended.")
+    return False
+
+
+def _audit_auditor_write(user, audit) -> bool:
+    """Raise requests, draw samples: the audit's current auditors and Security, until it closes."""
+    if isinstance(audit, type) or not _signed_in(user):
+        return False
+    if not (user.is_security or _auditor_of(user, audit)):
+        return False
+    return not audit.is_closed or Denied("This audit is closed.")
+
+
+def _audit_report(user, audit) -> bool:
+    """Reports are generated by whoever may see the audit."""
+    return not isinstance(audit, type) and _audit_view(user, audit)
+
+
+def _audit_request_view(user, audit_request) -> bool:
+    """An auditor request is seen by whoever sees its audit and by the team answering it."""
+    if isinstance(audit_request, type):
+        return _signed_in(user)
+    return (_audit_view(user, audit_request.audit) is True
+            or _team_member(user, audit_request.evidence_request.owner_team_id))
+
+
+def _audit_request_decide(user, audit_request) -> bool:
+    """Accepting or returning an answer is the auditors' call."""
+    if isinstance(audit_request, type) or not _auditor_of(user, audit_request.audit):
+        return Denied("Only the audit's auditors accept or return its requests.")
+    return not audit_request.audit.is_closed or Denied("This audit is closed.")
+
+
+def _audit_request_comment(user, audit_request) -> bool:
+    """The auditors, Security and the answering team discuss a request."""
+    if isinstance(audit_request, type) or not _signed_in(user):
+        return False
+    if audit_request.audit.is_closed:
+        return Denied("This audit is closed.")
+    return (user.is_security or _auditor_of(user, audit_request.audit)
+            or _team_member(user, audit_request.evidence_request.owner_team_id))
+
+
+def _audit_child_view(user, obj) -> bool:
+    """Samples and reports belong to their audit: whoever sees the audit sees them."""
+    if isinstance(obj, type):
+        return _audit_view(user, Audit)
+    return _audit_view(user, obj.audit)
 
 
 def _security_only(user, obj) -> bool:
@@ -226,10 +340,11 @@ def _exception_revoke(user, exception) -> bool:
 
 
 def _nhi_view(user, nhi) -> bool:
-    """Identities are seen by their owner team, Security, Leadership and auditors (read-only)."""
-    if not _signed_in(user):
+    """Identities are seen by their owner team, Security and Leadership; auditors see the
+    inventory summary of their audit."""
+    if not _signed_in(user) or _external_auditor(user):
         return False
-    if user.is_security or user.is_leadership or user.is_auditor or isinstance(nhi, type):
+    if user.is_security or user.is_leadership or isinstance(nhi, type):
         return True
     return _team_member(user, nhi.owner_team_id)
 
@@ -300,6 +415,20 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (AttestationCampaign, CLOSE): _security_only,
     (AttestationItem, ATTEST): _attest,
     (User, OFFBOARD): _security_only,
+    (Audit, VIEW): _audit_view,
+    (Audit, ADD): _security_only,
+    (Audit, CHANGE): _security_only,
+    (Audit, MANAGE): _security_only,
+    (Audit, RAISE_REQUEST): _audit_auditor_write,
+    (Audit, SAMPLE): _audit_auditor_write,
+    (Audit, REPORT): _audit_report,
+    (AuditRequest, VIEW): _audit_request_view,
+    (AuditRequest, DECIDE): _audit_request_decide,
+    (AuditRequest, COMMENT): _audit_request_comment,
+    (AuditSample, VIEW): _audit_child_view,
+    (ReportJob, VIEW): _audit_child_view,
+    (ReportJob, DOWNLOAD): _audit_child_view,
+    (AuditorAccess, VIEW): _security_only,
     (Notification, VIEW): _own_notification,
     (Notification, CHANGE): _own_notification,
 }
@@ -342,8 +471,10 @@ def _my_team_ids(user):
     return Membership.objects.filter(user=user).values("team_id")
 
 
-def _scope_requests(path: str):
-    """Rows tied to evidence requests the user may see (see ``_request_view``)."""
+def _scope_requests(path: str, evidence_path: str | None = None):
+    """Rows tied to evidence requests the user may see (see ``_request_view``); for auditors,
+    the requests their current audits cover, and of those only approved evidence
+    (``evidence_path`` names the row's evidence status, when it has one)."""
 
     def scope(queryset, user):
         if user.is_security or user.is_leadership:
@@ -351,11 +482,27 @@ def _scope_requests(path: str):
         mine = Q(owner_team_id__in=_my_team_ids(user))
         group_ids = _group_ids(user)
         if group_ids:  # most people review nothing: keep their filter on the indexed team column
-            mine |= Q(template__reviewer_group_id__in=group_ids)
+            security_group = Q(template__isnull=True) if _in_group(user, _security_group_id()) else Q(pk__in=[])
+            mine |= Q(template__reviewer_group_id__in=group_ids) | security_group
+        audits = _audits_of(user)
+        if audits:
+            audited = reduce(or_, (a.evidence_request_q() for a in audits))
+            if _external_auditor(user):
+                mine = audited
+                if evidence_path:
+                    queryset = queryset.filter(**{evidence_path: EvidenceStatus.APPROVED})
+            else:
+                mine |= audited
         visible = EvidenceRequest.objects.filter(mine).values("pk")
         return queryset.filter(**{f"{path}__in": visible})
 
     return scope
+
+
+def _security_group_id() -> int | None:
+    from evidence.models import default_reviewer_group
+
+    return default_reviewer_group()
 
 
 def _scope_review_queue(queryset, user):
@@ -363,7 +510,29 @@ def _scope_review_queue(queryset, user):
     queryset = queryset.filter(status=EvidenceStatus.PENDING).exclude(submitted_by=user)
     if user.is_superuser:
         return queryset
-    return queryset.filter(request__template__reviewer_group_id__in=user.groups.values("id"))
+    mine = Q(request__template__reviewer_group_id__in=user.groups.values("id"))
+    if _in_group(user, _security_group_id()):
+        mine |= Q(request__template__isnull=True)  # auditors' requests are reviewed by Security
+    return queryset.filter(mine)
+
+
+def _scope_audits(queryset, user):
+    if user.is_security or user.is_leadership:
+        return queryset
+    return queryset.filter(pk__in=current_audit_ids(user))
+
+
+def _scope_audit_children(queryset, user):
+    if user.is_security or user.is_leadership:
+        return queryset
+    return queryset.filter(audit_id__in=current_audit_ids(user))
+
+
+def _scope_audit_requests(queryset, user):
+    if user.is_security or user.is_leadership:
+        return queryset
+    return queryset.filter(Q(audit_id__in=current_audit_ids(user))
+                           | Q(evidence_request__owner_team_id__in=_my_team_ids(user)))
 
 
 def _scope_exceptions(queryset, user):
@@ -374,7 +543,7 @@ def _scope_exceptions(queryset, user):
 
 
 def _scope_nhis(queryset, user):
-    if user.is_security or user.is_leadership or user.is_auditor:
+    if user.is_security or user.is_leadership:
         return queryset
     return queryset.filter(owner_team_id__in=_my_team_ids(user))
 
@@ -397,8 +566,8 @@ SCOPES: dict[tuple[type[models.Model], str], Callable] = {
     (Control, CHANGE): _scope_delegated_controls,
     (Team, MANAGE): _scope_managed_teams,
     (EvidenceRequest, VIEW): _scope_requests("pk"),
-    (Evidence, VIEW): _scope_requests("request_id"),
-    (EvidenceFile, DOWNLOAD): _scope_requests("evidence__request_id"),
+    (Evidence, VIEW): _scope_requests("request_id", "status"),
+    (EvidenceFile, DOWNLOAD): _scope_requests("evidence__request_id", "evidence__status"),
     (Evidence, REVIEW): _scope_review_queue,
     (ExceptionRecord, VIEW): _scope_exceptions,
     (NonHumanIdentity, VIEW): _scope_nhis,
@@ -406,6 +575,11 @@ SCOPES: dict[tuple[type[models.Model], str], Callable] = {
     (Notification, VIEW): _scope_own,
     (Notification, CHANGE): _scope_own,
     (CalendarFeed, MANAGE): _scope_team_feeds,
+    (Audit, VIEW): _scope_audits,
+    (AuditRequest, VIEW): _scope_audit_requests,
+    (AuditSample, VIEW): _scope_audit_children,
+    (ReportJob, VIEW): _scope_audit_children,
+    (ReportJob, DOWNLOAD): _scope_audit_children,
 }
 
 
@@ -447,3 +621,38 @@ class ApiPermission(drf_permissions.BasePermission):
         if isinstance(verdict, Denied):
             self.message = str(verdict)  # DRF makes a permission object per request
         return bool(verdict)
+
+
+# External auditors reach the programme only through their audits. These URL names are all
+# they may open; ``AUDITOR_WRITES`` all they may send a write to: their own requests,
+# comments, samples and report jobs, their notifications, and signing out. The audits
+# middleware enforces both on every request and logs each one (see ``audits.middleware``).
+AUDITOR_NAMESPACES = {"audits"}
+AUDITOR_PAGES = {
+    "home", "logout", "notification_list", "notifications_mark_read", "evidence:file_download",
+    "api-root", "api-schema", "api-docs",
+    "audit-list", "audit-detail", "audit-coverage",
+    "auditrequest-list", "auditrequest-detail", "auditrequest-accept", "auditrequest-return",
+    "auditrequest-comment",
+    "report-list", "report-detail", "report-download",
+}
+AUDITOR_WRITES = {
+    "logout", "notifications_mark_read",
+    "audits:request_new", "audits:request_decide", "audits:request_comment", "audits:sample_new",
+    "audits:report_new",
+    "auditrequest-list", "auditrequest-accept", "auditrequest-return", "auditrequest-comment",
+    "report-list",
+}
+
+
+def auditor_may(match, method: str) -> bool | Denied:
+    """May an external auditor send ``method`` to the view ``match`` resolved to?"""
+    if match is None:
+        return Denied("Not found.")
+    name = match.view_name
+    readable = name in AUDITOR_PAGES or (match.namespace in AUDITOR_NAMESPACES)
+    if not readable:
+        return Denied("Auditors see the programme through their audits: open it from Audits.")
+    if method in drf_permissions.SAFE_METHODS or name in AUDITOR_WRITES:
+        return True
+    return Denied("Auditors have read-only access; they may only raise and answer their own requests.")

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "evidence",
     "exceptions",
     "nhi",
+    "audits",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "audits.middleware.AuditorMiddleware",
 ]
 
 ROOT_URLCONF = "soc2hub.urls"

@@ -47,9 +47,9 @@ class SubmissionSummarySerializer(serializers.Serializer):
 class EvidenceRequestSerializer(serializers.ModelSerializer):
     control = serializers.SlugRelatedField(slug_field="ref", read_only=True)
     owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    cadence = serializers.ChoiceField(source="template.cadence", choices=Cadence.choices, read_only=True)
-    instructions = serializers.CharField(source="template.instructions", read_only=True)
-    acceptance_criteria = serializers.CharField(source="template.acceptance_criteria", read_only=True)
+    cadence = serializers.ChoiceField(choices=Cadence.choices, read_only=True)
+    instructions = serializers.CharField(read_only=True)
+    acceptance_criteria = serializers.CharField(read_only=True)
     is_overdue = serializers.BooleanField(read_only=True)
     submissions = SubmissionSummarySerializer(source="*", read_only=True)
 
