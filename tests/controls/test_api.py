@@ -46,7 +46,7 @@ def owners(code):
 
 
 def test_criterion_by_code(cc61, api):
-    response = api("auditor").get("/api/v1/criteria/CC6.1/")
+    response = api("leadership").get("/api/v1/criteria/CC6.1/")
     assert response.status_code == 200
     body = response.json()
     assert {"code", "category", "title", "business_owner", "control_owner", "evidence_owner"} <= set(body)
@@ -194,7 +194,7 @@ def test_controls_list_filters(catalog, teams, api):
     ControlFactory(ref="HR-01", control_owner=teams["hr"], criteria=[Criterion.objects.get(code="CC1.4")])
     ControlFactory(ref="ENG-01", control_owner=teams["engineering"], criteria=[Criterion.objects.get(code="CC8.1")])
     def refs(**params):
-        return [c["ref"] for c in api("auditor").get("/api/v1/controls/", **params).json()["results"]]
+        return [c["ref"] for c in api("leadership").get("/api/v1/controls/", **params).json()["results"]]
 
     assert refs() == ["ENG-01", "HR-01"]
     assert refs(team="hr") == ["HR-01"]

@@ -129,7 +129,7 @@ def matrix_codes(response) -> set[str]:
     ],
 )
 def test_matrix_page_filters(owned_criteria, personas, client_for, query, expected):
-    assert matrix_codes(client_for(personas["auditor"]).get(f"/matrix/{query}")) == expected
+    assert matrix_codes(client_for(personas["leadership"]).get(f"/matrix/{query}")) == expected
 
 
 def test_matrix_page_with_unknown_team_warns_and_shows_everything(owned_criteria, personas, client_for):

@@ -2,7 +2,7 @@
 downloads, and refusing bad input with nothing stored.
 
 Personas (tests/conftest.py): anonymous; other_team (Legal); owner (HR, the team owning the
-termination evidence); security; leadership; auditor (no evidence access yet).
+termination evidence); security; leadership; auditor (refused: evidence reaches auditors through an audit).
 """
 
 import datetime as dt
@@ -30,6 +30,9 @@ from soc2hub.models import ActivityLog
 from tests.factories import ControlFactory, member_of
 
 PERSONAS = ["anonymous", "other_team", "owner", "security", "leadership", "auditor"]
+# Refused outright: nobody signed in, and the external auditor, who reaches evidence only
+# through an audit's portal (tests/audits/).
+REFUSED = {"anonymous", "auditor"}
 # Who sees HR's requests and evidence: the owning team, Security and Leadership.
 SEES_HR = {"owner", "security", "leadership"}
 
@@ -103,7 +106,7 @@ def download_bytes(response) -> bytes:
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_request_list_shows_only_what_the_persona_may_see(persona, personas, world, client_for):
     response = client_for(personas[persona]).get("/api/v1/evidence-requests/")
-    if persona == "anonymous":
+    if persona in REFUSED:
         assert response.status_code == 403
         return
     assert response.status_code == 200
@@ -116,7 +119,7 @@ def test_request_list_shows_only_what_the_persona_may_see(persona, personas, wor
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_request_detail_matrix(persona, personas, world, client_for):
     response = client_for(personas[persona]).get(f"/api/v1/evidence-requests/{world['hr_request'].pk}/")
-    expected = 403 if persona == "anonymous" else 200 if persona in SEES_HR else 404
+    expected = 403 if persona in REFUSED else 200 if persona in SEES_HR else 404
     assert response.status_code == expected
 
 
@@ -178,7 +181,7 @@ def test_evidence_list_and_detail_matrix(persona, personas, world, client_for):
     client = client_for(personas[persona])
     listed = client.get("/api/v1/evidence/")
     detail = client.get(f"/api/v1/evidence/{evidence.pk}/")
-    if persona == "anonymous":
+    if persona in REFUSED:
         assert (listed.status_code, detail.status_code) == (403, 403)
         return
     assert listed.status_code == 200
@@ -191,7 +194,7 @@ def test_templates_are_read_by_everyone_signed_in(persona, personas, world, clie
     client = client_for(personas[persona])
     listed = client.get("/api/v1/evidence-templates/")
     detail = client.get(f"/api/v1/evidence-templates/{world['hr_template'].pk}/")
-    if persona == "anonymous":
+    if persona in REFUSED:
         assert (listed.status_code, detail.status_code) == (403, 403)
         return
     assert [t["control"] for t in listed.json()["results"]] == ["HR-01", "LEG-01"]
@@ -443,7 +446,7 @@ def test_the_uploader_cannot_review_their_own_evidence(security_in_hr, world, cl
 
 
 @pytest.mark.parametrize("persona, expected", [
-    ("anonymous", 403), ("other_team", 404), ("owner", 403), ("leadership", 403), ("auditor", 404),
+    ("anonymous", 403), ("other_team", 404), ("owner", 403), ("leadership", 403), ("auditor", 403),
 ])
 def test_only_reviewers_review(persona, expected, personas, teams, world, client_for):
     evidence = hr_submits(personas, client_for, world)
@@ -490,7 +493,7 @@ def test_download_matrix(persona, personas, world, client_for):
     response = client_for(personas[persona]).get(f"/api/v1/evidence-files/{evidence_file.pk}/download/")
     downloads = ActivityLog.objects.filter(verb="evidence.downloaded")
     if persona not in SEES_HR:
-        assert response.status_code == (403 if persona == "anonymous" else 404)
+        assert response.status_code == (403 if persona in REFUSED else 404)
         assert not downloads.exists()
         return
     assert response.status_code == 200

@@ -1,7 +1,8 @@
 """Who may see and do what with a non-human identity, page by page and endpoint by endpoint.
 
 Personas (tests/conftest.py): anonymous; other_team (Legal); owner (HR, the owning team of
-``hr-payroll-key``); security; leadership and auditor (read everything, act on nothing of HR's).
+``hr-payroll-key``); security; leadership (reads everything, acts on nothing of HR's); auditor
+(refused outright: an external auditor sees the inventory summary of their audit, tests/audits/).
 
 An identity the persona may not see answers 404; one they see but may not act on answers 403;
 and a refused write changes nothing: no identity field, no rotation record, no activity-log
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 PERSONAS = ["anonymous", "other_team", "owner", "security", "leadership", "auditor"]
 SIGNED_IN = set(PERSONAS) - {"anonymous"}
-READERS = {"owner", "security", "leadership", "auditor"}  # who sees HR's identity
+READERS = {"owner", "security", "leadership"}  # who sees HR's identity
 ACTORS = {"owner", "security"}  # who edits, rotates, revokes and transfers it
 TEAM_MEMBERS = {"owner", "other_team", "security", "leadership"}  # may register for their own team
 SECURITY = {"security"}
@@ -79,6 +80,8 @@ def expected(persona, allowed, *, on_object=False, ok=200, refused=403):
     """Sign-in first, then whether the persona sees HR's identity, then the right to act."""
     if persona == "anonymous":
         return "login"
+    if persona == "auditor":
+        return 403  # the portal guard: external auditors reach the programme only through their audits
     if on_object and persona not in READERS:
         return 404
     return ok if persona in allowed else refused
@@ -130,11 +133,10 @@ LISTED = {
     "other_team": {"legal-esign-app"},
     "security": {"hr-payroll-key", "legal-esign-app", "mystery-key"},
     "leadership": {"hr-payroll-key", "legal-esign-app", "mystery-key"},
-    "auditor": {"hr-payroll-key", "legal-esign-app", "mystery-key"},
 }
 
 
-@pytest.mark.parametrize("persona", sorted(SIGNED_IN))
+@pytest.mark.parametrize("persona", sorted(SIGNED_IN - {"auditor"}))
 def test_every_list_shows_only_what_the_persona_may_see(estate, personas, client_for, persona):
     client = client_for(personas[persona])
 
@@ -154,11 +156,10 @@ ATTESTABLE = {
     "other_team": {"legal-esign-app"},
     "security": {"hr-payroll-key", "legal-esign-app", "mystery-key"},
     "leadership": set(),
-    "auditor": set(),
 }
 
 
-@pytest.mark.parametrize("persona", sorted(SIGNED_IN))
+@pytest.mark.parametrize("persona", sorted(SIGNED_IN - {"auditor"}))
 def test_a_campaign_shows_each_persona_only_the_items_they_confirm(estate, personas, client_for, persona):
     client = client_for(personas[persona])
     campaign = estate["campaign"]
@@ -206,7 +207,7 @@ PAGE_WRITES = {
 def _want_page_write(persona, name, allowed, on_object):
     if persona == "anonymous":
         return "login"
-    if name == "attest":
+    if name == "attest" and persona != "auditor":
         # Only the items a persona may confirm exist for them: the rest answer 404.
         return 302 if persona in allowed else 404
     return expected(persona, allowed, on_object=on_object, ok=302)
@@ -325,7 +326,7 @@ API_WRITES = {
 
 def _want_api_write(persona, name, allowed, on_object):
     ok = 201 if name == "open_campaign" else 200
-    if name == "attest" and persona != "anonymous":
+    if name == "attest" and persona not in ("anonymous", "auditor"):
         return ok if persona in allowed else 404  # only the items they may confirm exist for them
     return expected_api(persona, allowed, on_object=on_object, ok=ok)
 
@@ -364,7 +365,7 @@ def test_api_create(estate, personas, client_for, persona):
         assert "owner_team" in response.json()
 
 
-@pytest.mark.parametrize("persona, action", [("leadership", "rotate"), ("auditor", "revoke"),
+@pytest.mark.parametrize("persona, action", [("leadership", "rotate"), ("leadership", "revoke"),
                                              ("leadership", "patch")])
 def test_an_api_refusal_says_why(estate, personas, client_for, persona, action):
     method, url, body, _, _ = API_WRITES[action]
@@ -374,7 +375,7 @@ def test_an_api_refusal_says_why(estate, personas, client_for, persona, action):
 
 
 def test_a_refused_page_write_says_why(estate, personas, client_for):
-    response = client_for(personas["auditor"]).post(f"/nhi/{estate['hr_key'].pk}/rotate/",
+    response = client_for(personas["leadership"]).post(f"/nhi/{estate['hr_key'].pk}/rotate/",
                                                     {"evidence_link": "https://x.example.com"})
     assert response.status_code == 403
     assert "Only the owning team or Security can do this." in response.content.decode()

@@ -113,7 +113,7 @@ def shown(client, url) -> int:
     return response.context["summary"]["overall"]["total"]
 
 
-@pytest.mark.parametrize("persona", ["security", "owner", "auditor"])
+@pytest.mark.parametrize("persona", ["security", "owner", "leadership"])
 def test_queries_do_not_grow_with_identities(inventory_world, personas, client_for, persona):
     client = client_for(personas[persona])
 

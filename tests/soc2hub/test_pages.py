@@ -50,7 +50,7 @@ def matrix_data(catalog, teams):
 # --- the matrix ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("persona", ["security", "auditor", "owner"])
+@pytest.mark.parametrize("persona", ["security", "leadership", "owner"])
 def test_matrix_counts_and_flags(matrix_data, personas, client_for, persona):
     page = html(client_for(personas[persona]).get("/matrix/"))
     assert stat(page, "count-total") == 61
@@ -75,13 +75,13 @@ def test_matrix_is_editable_for_security_only(matrix_data, personas, client_for)
 
 
 def test_matrix_counts_ignore_filters(matrix_data, personas, client_for):
-    page = html(client_for(personas["auditor"]).get("/matrix/?category=privacy"))
+    page = html(client_for(personas["leadership"]).get("/matrix/?category=privacy"))
     assert stat(page, "count-security-only") == 2  # the programme-wide figure stays on top
     assert len(re.findall(r'<tr id="criterion-', page)) == 18
 
 
 def test_matrix_invalid_filter_warns(matrix_data, personas, client_for):
-    page = html(client_for(personas["auditor"]).get("/matrix/?category=bogus&flag=nope"))
+    page = html(client_for(personas["leadership"]).get("/matrix/?category=bogus&flag=nope"))
     assert "Some filters were not understood" in page
     assert len(re.findall(r'<tr id="criterion-', page)) == 61
 
@@ -116,7 +116,7 @@ def test_criterion_page_shows_owners_controls_and_history(matrix_data, teams, pe
     ControlFactory(ref="SEC-07", name="Alert triage", criteria=[Criterion.objects.get(code="CC7.2")])
     client_for(personas["security"]).post("/criteria/CC7.2/owners/", {"role": "control_owner",
                                                                       "team": teams["hr"].pk})
-    page = html(client_for(personas["auditor"]).get("/criteria/CC7.2/"))
+    page = html(client_for(personas["leadership"]).get("/criteria/CC7.2/"))
     assert "SEC-07" in page
     assert "owners.changed" in page
     assert "HR" in page
@@ -198,13 +198,13 @@ def refs(response) -> list[str]:
     ("?q=nothing-matches-this", []),
 ])
 def test_control_list_filters_and_sorting(controls, personas, client_for, query, expected):
-    assert refs(client_for(personas["auditor"]).get(f"/controls/{query}")) == expected
+    assert refs(client_for(personas["leadership"]).get(f"/controls/{query}")) == expected
 
 
 @pytest.mark.parametrize("query", ["?status=bogus", "?team=no-such-team", "?criterion=CC6.9", "?flag=x",
                                    "?ordering=password"])
 def test_control_list_invalid_filter_warns_and_lists_everything(controls, personas, client_for, query):
-    response = client_for(personas["auditor"]).get(f"/controls/{query}")
+    response = client_for(personas["leadership"]).get(f"/controls/{query}")
     assert "Some filters were not understood" in html(response)
     assert len(refs(response)) == 5
 
@@ -213,7 +213,7 @@ def test_control_list_pagination(catalog, personas, client_for):
     criterion = Criterion.objects.get(code="CC8.1")
     for n in range(1, 31):
         ControlFactory(ref=f"PG-{n:02d}", criteria=[criterion])
-    client = client_for(personas["auditor"])
+    client = client_for(personas["leadership"])
     first = client.get("/controls/")
     assert refs(first) == [f"PG-{n:02d}" for n in range(1, 26)]
     assert "Page 1 of 2" in html(first)
@@ -306,7 +306,7 @@ def test_control_detail_shows_history_and_edit_link(catalog, personas, client_fo
     page = html(client.get("/controls/HR-09/"))
     assert "control.created" in page
     assert 'href="/controls/HR-09/edit/"' in page
-    assert 'href="/controls/HR-09/edit/"' not in html(client_for(personas["auditor"]).get("/controls/HR-09/"))
+    assert 'href="/controls/HR-09/edit/"' not in html(client_for(personas["leadership"]).get("/controls/HR-09/"))
 
 
 def test_unknown_control_is_404(db, personas, client_for):
