@@ -327,6 +327,38 @@ def _campaign(teams, today, result) -> None:
     result.created.append("an attestation campaign")
 
 
+DEMO_AUDIT = "FY26 SOC 2 Type II"
+
+
+def _audit(teams, result) -> None:
+    """A Type II audit over the last twelve months, in fieldwork, with ``auditor`` on it until
+    three months from now. The evidence history gives it gaps (overdue and returned periods);
+    a few identities were revoked during the window (a population to sample); and one
+    auditor request is open with HR."""
+    from audits import services as audit_services
+
+    today = timezone.localdate()
+    security, auditor = User.objects.get(username="security"), User.objects.get(username="auditor")
+    rng = random.Random(2026)
+    start = today - dt.timedelta(days=364)
+    revoked = list(NonHumanIdentity.objects.filter(source="demo", status="active").order_by("pk")[:18])
+    for nhi in revoked:
+        NonHumanIdentity.objects.filter(pk=nhi.pk).update(
+            status="revoked", revoked_on=start + dt.timedelta(days=rng.randint(10, 340)))
+    audit = audit_services.audit_create(
+        actor=security, name=DEMO_AUDIT, firm="Hartley & Quinn LLP", type="type2", period_start=start,
+        period_end=today, categories=["security", "availability", "confidentiality"])
+    audit_services.audit_set_status(audit=audit, actor=security, status="fieldwork")
+    audit_services.audit_auditor_set(audit=audit, actor=security, user=auditor,
+                                     access_ends_on=today + dt.timedelta(days=90))
+    audit_services.audit_request_raise(
+        audit=audit, actor=auditor, control=Control.objects.get(ref="HR-04"), due_on=today + dt.timedelta(days=10),
+        title="Leavers in March and their access removal",
+        description="For every person who left in March, the HR termination ticket and the date their accounts "
+                    "were disabled, with who approved it.")
+    result.created.append(f"audit {audit.name} with auditor {auditor.username}")
+
+
 @transaction.atomic
 def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
     if not Criterion.objects.exists():
@@ -341,6 +373,11 @@ def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
         with notifications.suppressed():
             _exceptions(teams, result)
             _identities(teams, result)
+    if not ActivityLog.objects.filter(verb="demo.audit_seeded").exists():
+        # Its own marker: a demo seeded before audits existed gets one on its next run.
+        with notifications.suppressed():
+            _audit(teams, result)
+        activity_record(actor=None, verb="demo.audit_seeded", message=DEMO_AUDIT)
     if result.created:
         activity_record(
             actor=None,

@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from controls import services
 from controls.models import Control, Criterion
@@ -151,3 +152,22 @@ def test_seed_before_the_catalog_is_refused(db):
     assert Team.objects.count() == 0
     assert User.objects.count() == 0
     assert ActivityLog.objects.count() == 0
+
+
+def test_demo_audit_for_the_auditor_with_gaps_and_an_open_request(seeded):
+    from audits.coverage import audit_coverage
+    from audits.models import Audit, AuditRequest
+    from audits.services import sample_population
+    from nhi.models import NonHumanIdentity
+
+    audit = Audit.objects.get()
+    today = timezone.localdate()
+    assert (audit.type, audit.status, audit.window_end) == ("type2", "fieldwork", today)
+    assert (audit.window_end - audit.window_start).days == 364
+    assignment = audit.assignments.get()
+    assert assignment.user.username == "auditor" and assignment.access_ends_on > today
+    coverage = audit_coverage(audit)
+    assert coverage.approved > 0 and coverage.gaps > 0
+    [request] = AuditRequest.objects.all()
+    assert request.stage == "with_team" and request.evidence_request.owner_team.slug == "hr"
+    assert len(sample_population(audit, "nhis_revoked")) == NonHumanIdentity.objects.filter(status="revoked").count() > 10
