@@ -200,7 +200,7 @@ def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = ""
     stored: list[EvidenceFile] = []
     try:
         with transaction.atomic():
-            request = EvidenceRequest.objects.select_for_update().select_related("template").get(pk=request.pk)
+            request = EvidenceRequest.objects.select_for_update(of=("self",)).select_related("template").get(pk=request.pk)
             permissions.require(actor, permissions.SUBMIT, request)
             if request.status not in AWAITING_TEAM:
                 raise ValidationError(
