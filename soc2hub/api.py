@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import routers, serializers, viewsets
 
+from audits.api.views import AuditRequestViewSet, AuditViewSet, ReportViewSet
 from controls.api.serializers import TeamSerializer
 from controls.api.views import ControlViewSet, CriterionViewSet
 from evidence.api.views import EvidenceFileViewSet, EvidenceRequestViewSet, EvidenceTemplateViewSet, EvidenceViewSet
@@ -60,6 +61,9 @@ router.register("evidence-templates", EvidenceTemplateViewSet, basename="evidenc
 router.register("evidence-requests", EvidenceRequestViewSet, basename="evidencerequest")
 router.register("evidence", EvidenceViewSet, basename="evidence")
 router.register("evidence-files", EvidenceFileViewSet, basename="evidencefile")
+router.register("audits", AuditViewSet, basename="audit")
+router.register("audit-requests", AuditRequestViewSet, basename="auditrequest")
+router.register("reports", ReportViewSet, basename="report")
 
 urlpatterns = [
     path("", include(router.urls)),

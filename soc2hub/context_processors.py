@@ -15,4 +15,6 @@ def roles(request):
         "user_is_security": signed_in and user.is_security,
         "user_is_leadership": signed_in and user.is_leadership,
         "user_is_auditor": signed_in and user.is_auditor,
+        # Auditors from the audit firm see only their audits: the nav shows nothing else.
+        "user_is_external_auditor": signed_in and user.is_external_auditor,
     }

@@ -235,7 +235,8 @@ def _audit_auditor_write(user, audit) -> bool:
     if isinstance(audit, type) or not _signed_in(user):
         return False
     if not (user.is_security or _auditor_of(user, audit)):
-        return False
+        seen = _audit_view(user, audit)
+        return seen if isinstance(seen, Denied) else Denied("Only the audit's auditors and Security can do this.")
     return not audit.is_closed or Denied("This audit is closed.")
 
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("evidence/", include("evidence.urls")),
     path("exceptions/", include("exceptions.urls")),
     path("nhi/", include("nhi.urls")),
+    path("audits/", include("audits.urls")),
     path("", include("controls.urls")),
     path("api/v1/", include("soc2hub.api")),
     path("admin/", admin.site.urls),

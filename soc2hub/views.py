@@ -8,10 +8,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from audits import selectors as audit_selectors
 from controls import selectors as control_selectors
+from controls.models import OWNER_ROLES, Control
 from evidence import selectors as evidence_selectors
 from evidence.models import CalendarFeed
-from controls.models import OWNER_ROLES, Control
 from soc2hub import permissions
 from soc2hub.models import ActivityLog, Notification, Team
 
@@ -21,6 +22,10 @@ ACTIVITY_PER_PAGE = 50
 @login_required
 def home(request):
     user = request.user
+    if user.is_external_auditor:
+        # Auditors see the programme only through their audits: straight to theirs.
+        audits = list(audit_selectors.audits_for(user=user)[:2])
+        return redirect(audits[0] if len(audits) == 1 else "audits:list")
     my_teams = list(Team.objects.filter(memberships__user=user))
     owner_load = control_selectors.owner_load_by_team(user=user)
     return render(

@@ -101,9 +101,10 @@ def test_ending_access_keeps_the_assignment_and_closes_the_door(estate, personas
 
 # --- auditor requests ------------------------------------------------------------------------
 
-def test_a_request_is_routed_to_the_controls_evidence_owner(estate, teams):
+def test_a_request_is_routed_to_the_controls_evidence_owner(estate, teams, django_capture_on_commit_callbacks):
     mail.outbox.clear()
-    audit_request = raise_request(estate)
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_request = raise_request(estate)
     er = audit_request.evidence_request
     assert (audit_request.number, audit_request.reference) == (1, "PBC-1")
     assert er.owner_team == teams["hr"] and er.template is None and er.control == estate["hr_control"]
