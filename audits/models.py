@@ -2,6 +2,7 @@
 their samples, the reports generated for them, and every page an auditor opened."""
 
 import datetime as dt
+import posixpath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from controls.models import Category, Control, Criterion
 from evidence.models import EvidenceRequest, EvidenceTemplate
@@ -323,6 +325,12 @@ class ReportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (ReportStatus.DONE, ReportStatus.FAILED)
+
+    @property
+    def download_name(self) -> str:
+        """The file name a download is offered under: the audit, the kind and the job."""
+        extension = posixpath.splitext(self.file.name)[1] or ".bin"
+        return f"{slugify(self.audit.name) or 'audit'}-{self.kind.replace('_', '-')}-{self.pk}{extension}"
 
 
 class AuditorAccessQuerySet(models.QuerySet):

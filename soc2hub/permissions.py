@@ -26,7 +26,7 @@ from rest_framework import permissions as drf_permissions
 
 from django.utils import timezone
 
-from audits.models import Audit, AuditorAccess, AuditRequest, AuditSample, ReportJob
+from audits.models import Audit, AuditorAccess, AuditRequest, AuditSample, AuditStatus, ReportJob
 from controls.models import Control, Criterion
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
 from exceptions.models import ExceptionRecord
@@ -56,6 +56,7 @@ DECIDE = "decide"
 COMMENT = "comment"
 SAMPLE = "sample"
 REPORT = "report"
+VIEW_COVERAGE = "view_coverage"
 
 
 class Denied(str):
@@ -238,6 +239,17 @@ def _audit_auditor_write(user, audit) -> bool:
         seen = _audit_view(user, audit)
         return seen if isinstance(seen, Denied) else Denied("Only the audit's auditors and Security can do this.")
     return not audit.is_closed or Denied("This audit is closed.")
+
+
+def _audit_coverage(user, audit) -> bool:
+    """Security and Leadership see the coverage matrix from planning on, so the gaps are
+    theirs to find first; the auditors see it once fieldwork starts."""
+    seen = _audit_view(user, audit)
+    if not seen or isinstance(audit, type):
+        return seen
+    if user.is_security or user.is_leadership or audit.status != AuditStatus.PLANNING:
+        return True
+    return Denied("The coverage matrix opens to the auditors when fieldwork starts.")
 
 
 def _audit_report(user, audit) -> bool:
@@ -423,6 +435,7 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (Audit, RAISE_REQUEST): _audit_auditor_write,
     (Audit, SAMPLE): _audit_auditor_write,
     (Audit, REPORT): _audit_report,
+    (Audit, VIEW_COVERAGE): _audit_coverage,
     (AuditRequest, VIEW): _audit_request_view,
     (AuditRequest, DECIDE): _audit_request_decide,
     (AuditRequest, COMMENT): _audit_request_comment,

@@ -54,8 +54,6 @@ from audits.models import (
     ReportStatus,
 )
 # The portal's own rules, so the API cannot drift from the pages.
-from audits.views.common import require_coverage
-from audits.views.reports import download_name
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
 from soc2hub import permissions
 from soc2hub.api_errors import as_drf_error
@@ -192,7 +190,7 @@ class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
     @action(detail=True, methods=["get"])
     def coverage(self, request, pk=None):
         audit = self.get_object()
-        require_coverage(request.user, audit)
+        permissions.require(request.user, permissions.VIEW_COVERAGE, audit)
         return Response(audit_coverage(audit).as_dict())
 
 
@@ -351,7 +349,7 @@ class ReportViewSet(AuditRowObject, mixins.ListModelMixin, mixins.RetrieveModelM
         if not job.file or not job.file.storage.exists(job.file.name):
             raise NotFound("This report's file is no longer stored; request it again.")
         services.report_downloaded(job=job, user=request.user)
-        name = download_name(job)
+        name = job.download_name
         response = FileResponse(job.file.open("rb"), as_attachment=True, filename=name,
                                 content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
         response["X-Content-Type-Options"] = "nosniff"

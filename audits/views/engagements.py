@@ -13,7 +13,7 @@ from audits.coverage import audit_coverage
 from audits.filtersets import REFUSED_CODES, STAGE_Q, AccessLogFilterSet
 from audits.forms import AuditForm, AuditorEndForm, AuditorForm, AuditStatusForm
 from audits.models import Audit, AuditorAccess, AuditStatus
-from audits.views.common import coverage_open_to, filtered, load_audit, paginate, render_audit
+from audits.views.common import filtered, load_audit, paginate, render_audit
 from soc2hub import permissions
 from soc2hub.forms import add_service_errors
 
@@ -70,7 +70,7 @@ def _overview(request, audit: Audit, *, auditor_form=None, status=200):
     can_manage = permissions.can(user, permissions.MANAGE, audit)
     return render_audit(request, "audits/audit_detail.html", audit, "overview", {
         "assignments": selectors.assignments(audit),
-        "coverage": audit_coverage(audit) if coverage_open_to(user, audit) else None,
+        "coverage": audit_coverage(audit) if permissions.can(user, permissions.VIEW_COVERAGE, audit) else None,
         "counts": {
             "criteria": audit.criteria().count(),
             "controls": audit.controls().count(),

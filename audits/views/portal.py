@@ -8,7 +8,7 @@ from django.db.models import Prefetch, Q
 from audits import selectors
 from audits.coverage import APPROVED, GAP, IN_PROGRESS, STATE_LABELS, audit_coverage
 from audits.filtersets import AuditEvidenceFilterSet
-from audits.views.common import filtered, load_audit, paginate, render_audit, require_coverage
+from audits.views.common import filtered, load_audit, paginate, render_audit
 from controls.models import OWNER_ROLES, Control
 from evidence import services as evidence_services
 from evidence.views import file_attachment
@@ -20,7 +20,7 @@ EXCEPTIONS_PER_PAGE = 50
 @login_required
 def coverage(request, audit_id):
     audit = load_audit(request, audit_id)
-    require_coverage(request.user, audit)
+    permissions.require(request.user, permissions.VIEW_COVERAGE, audit)
     result = audit_coverage(audit)
     only_gaps = request.GET.get("gaps") == "1"
     code = request.GET.get("criterion", "")

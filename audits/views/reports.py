@@ -1,14 +1,12 @@
 """Reports: generated in Celery with progress shown, stored, and downloadable by those allowed."""
 
 import mimetypes
-import posixpath
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from audits import selectors, services
@@ -57,11 +55,6 @@ def report_detail(request, audit_id, pk):
     return render_audit(request, "audits/report_detail.html", audit, "reports", context)
 
 
-def download_name(job) -> str:
-    extension = posixpath.splitext(job.file.name)[1] or ".bin"
-    return f"{slugify(job.audit.name) or 'audit'}-{job.kind.replace('_', '-')}-{job.pk}{extension}"
-
-
 @login_required
 def report_download(request, audit_id, pk):
     audit = load_audit(request, audit_id)
@@ -70,7 +63,7 @@ def report_download(request, audit_id, pk):
     if job.status != ReportStatus.DONE or not job.file:
         raise Http404("This report is not ready.")
     services.report_downloaded(job=job, user=request.user)
-    name = download_name(job)
+    name = job.download_name
     response = FileResponse(job.file.open("rb"), as_attachment=True, filename=name,
                             content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
     response["X-Content-Type-Options"] = "nosniff"

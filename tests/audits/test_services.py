@@ -14,7 +14,7 @@ from evidence import services as evidence_services
 from evidence.models import EvidenceRequest, RequestStatus
 from nhi.models import NonHumanIdentity, NhiStatus
 from soc2hub.models import ActivityLog, Notification
-from tests.audits.conftest import WINDOW, make_audit
+from tests.audits.conftest import WINDOW
 from tests.evidence.factories import pdf
 
 pytestmark = pytest.mark.django_db
