@@ -4,7 +4,8 @@ Two Type II audits over the first half of 2026: **A** covers Security only and i
 ``auditor`` (Ada); **B** covers Security and Privacy and is audited by ``auditor_b`` (Bo).
 ``expired_auditor`` (Eve) was on A until yesterday. HR owns HR-01 (CC6.1) with a quarterly
 standard: Q4 2025 approved (outside the window), Q1 2026 approved (inside), Q2 2026 open and
-overdue (a gap). Legal owns PRV-01 (P4.1, privacy: in B's scope, not A's).
+overdue (a gap). Legal owns PRV-01 (P4.1, privacy: in B's scope, not A's); its approved 2025
+review ended before either window, so no audit covers ``legal_file``.
 """
 
 import datetime as dt
