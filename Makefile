@@ -86,3 +86,11 @@ BENCH_NHI_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench/soc2hub_nhi_bench.sqlite
 bench-nhi: install ## generate 100,000 non-human identities and measure the inventory, an import and the daily job
 	$(PY) bench/nhi_generate.py --database-url '$(BENCH_NHI_DATABASE_URL)'
 	$(PY) bench/nhi_run.py --database-url '$(BENCH_NHI_DATABASE_URL)'
+
+# An audit's reports at enterprise size (400 controls, 5,000 approved evidence files written to a
+# temporary MEDIA_ROOT): the evidence index PDF and the evidence package, timed, with peak memory.
+# Builds its own database. BENCH_AUDIT_DATABASE_URL=postgres://.../soc2hub_audit_bench for PostgreSQL.
+BENCH_AUDIT_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench/soc2hub_audit_bench.sqlite3
+.PHONY: bench-audit
+bench-audit: install ## time the evidence index PDF and the evidence package of an audit with 5,000 evidence files
+	$(PY) bench/audit_run.py --database-url '$(BENCH_AUDIT_DATABASE_URL)'

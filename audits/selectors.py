@@ -169,4 +169,7 @@ def report(audit: Audit, pk) -> ReportJob:
 
 
 def access_log(audit: Audit):
-    return AuditorAccess.objects.filter(audit=audit).select_related("user")
+    """What was opened in this audit, by anyone logged, and everything this audit's auditors
+    did anywhere else (pages outside the portal, another audit's ids): their refusals too."""
+    auditors = AuditAuditor.objects.filter(audit=audit).values("user_id")
+    return AuditorAccess.objects.filter(Q(audit=audit) | Q(user_id__in=auditors)).select_related("user", "audit")
