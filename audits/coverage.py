@@ -66,22 +66,32 @@ class StandardRow:
         return sum(c.state == GAP for c in self.cells)
 
 
-@dataclass
-class ControlRow:
-    control: Control
-    standards: list[StandardRow] = field(default_factory=list)
+class _Totals:
+    """``expected``, ``approved`` and ``gaps`` of a row: the sums over the rows below it."""
+
+    def _below(self) -> list:
+        raise NotImplementedError
 
     @property
     def expected(self) -> int:
-        return sum(s.expected for s in self.standards)
+        return sum(row.expected for row in self._below())
 
     @property
     def approved(self) -> int:
-        return sum(s.approved for s in self.standards)
+        return sum(row.approved for row in self._below())
 
     @property
     def gaps(self) -> int:
-        return sum(s.gaps for s in self.standards)
+        return sum(row.gaps for row in self._below())
+
+
+@dataclass
+class ControlRow(_Totals):
+    control: Control
+    standards: list[StandardRow] = field(default_factory=list)
+
+    def _below(self):
+        return self.standards
 
     @property
     def has_standard(self) -> bool:
@@ -93,21 +103,12 @@ class ControlRow:
 
 
 @dataclass
-class CriterionRow:
+class CriterionRow(_Totals):
     criterion: object
     controls: list[ControlRow]
 
-    @property
-    def expected(self) -> int:
-        return sum(c.expected for c in self.controls)
-
-    @property
-    def approved(self) -> int:
-        return sum(c.approved for c in self.controls)
-
-    @property
-    def gaps(self) -> int:
-        return sum(c.gaps for c in self.controls)
+    def _below(self):
+        return self.controls
 
     @property
     def has_gap(self) -> bool:
@@ -115,23 +116,14 @@ class CriterionRow:
 
 
 @dataclass
-class Coverage:
+class Coverage(_Totals):
     audit: Audit
     today: dt.date
     criteria: list[CriterionRow]
     controls: list[ControlRow]
 
-    @property
-    def expected(self) -> int:
-        return sum(c.expected for c in self.controls)
-
-    @property
-    def approved(self) -> int:
-        return sum(c.approved for c in self.controls)
-
-    @property
-    def gaps(self) -> int:
-        return sum(c.gaps for c in self.controls)
+    def _below(self):
+        return self.controls  # each control once, however many criteria it answers
 
     @property
     def in_progress(self) -> int:
