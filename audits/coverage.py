@@ -176,8 +176,15 @@ def expected_periods(template: EvidenceTemplate, audit: Audit) -> list[tuple[Per
 def _state(request: dict | None, due_on: dt.date, today: dt.date) -> str:
     if request and request["status"] == RequestStatus.APPROVED:
         return APPROVED
+    if request and request["status"] == RequestStatus.SUBMITTED:
+        return IN_PROGRESS  # submitted: with Security, whatever the date
     due = request["due_on"] if request else due_on
     return GAP if due < today else IN_PROGRESS
+
+
+def _cell(period: Period, due_on: dt.date, request: dict | None, today: dt.date) -> Cell:
+    return Cell(period, request["due_on"] if request else due_on, _state(request, due_on, today),
+                request["pk"] if request else None, request["status"] if request else "")
 
 
 def audit_coverage(audit: Audit, *, today: dt.date | None = None) -> Coverage:
@@ -191,21 +198,25 @@ def audit_coverage(audit: Audit, *, today: dt.date | None = None) -> Coverage:
         "business_owner", "control_owner", "evidence_owner").order_by("ref")}
     in_window = Q(requests__period_end__gte=audit.window_start, requests__period_end__lte=audit.window_end)
     templates = list(
-        EvidenceTemplate.objects.filter(control_id__in=controls.keys(), starts_on__lte=audit.window_end)
-        .filter(Q(is_active=True) | in_window).distinct().order_by("control__ref", "title")
+        EvidenceTemplate.objects.filter(control_id__in=controls.keys())
+        .filter(Q(is_active=True, starts_on__lte=audit.window_end) | in_window).distinct()
+        .order_by("control__ref", "title")
     )
-    requests = {
-        (r["template_id"], r["period_start"]): r
-        for r in EvidenceRequest.objects.filter(template__in=templates, period_end__gte=audit.window_start,
-                                                period_end__lte=audit.window_end)
-        .values("pk", "template_id", "period_start", "status", "due_on")
-    }
+    requests = defaultdict(dict)
+    for r in (EvidenceRequest.objects.filter(template__in=templates, period_end__gte=audit.window_start,
+                                             period_end__lte=audit.window_end)
+              .values("pk", "template_id", "period_start", "period_end", "period_label", "status", "due_on")):
+        requests[r["template_id"]][r["period_start"]] = r
     for template in templates:
-        cells = []
-        for period, due_on in expected_periods(template, audit):
-            request = requests.get((template.pk, period.start))
-            cells.append(Cell(period, request["due_on"] if request else due_on, _state(request, due_on, today),
-                              request["pk"] if request else None, request["status"] if request else ""))
+        opened = dict(requests[template.pk])
+        cells = [_cell(period, due_on, opened.pop(period.start, None), today)
+                 for period, due_on in expected_periods(template, audit)]
+        if audit.type == AuditType.TYPE_2:
+            # Periods requested under an earlier cadence (a standard's cadence changed during
+            # the window) stay in the record: what was asked for and approved then still counts.
+            cells += [_cell(Period(r["period_start"], r["period_end"], r["period_label"]), r["due_on"], r, today)
+                      for r in opened.values()]
+            cells.sort(key=lambda c: (c.period.end, c.period.start))
         if cells:
             controls[template.control_id].standards.append(StandardRow(template, cells))
     criterion_rows = [

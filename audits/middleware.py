@@ -1,7 +1,7 @@
 """External auditors: keep them to their audits, and record everything they open.
 
-Every request an external auditor makes (page, download, API call, refusal) lands in the
-append-only ``AuditorAccess`` log that Security reads. What they may reach is decided by
+Every request an auditor makes (page, download, API call, refusal) lands in the append-only
+``AuditorAccess`` log that Security reads. What they may reach is decided by
 ``soc2hub.permissions.auditor_may``; views then check the object itself as for anyone.
 """
 
@@ -26,6 +26,12 @@ def _refusal(request, reason: str):
     return response.render()
 
 
+def _logged(user) -> bool:
+    """External auditors, and anyone else while an audit assignment of theirs is current
+    (an internal auditor who is also in a team): everything they open is recorded."""
+    return user.is_auditor and (user.is_external_auditor or bool(permissions.current_audit_ids(user)))
+
+
 class AuditorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -33,10 +39,10 @@ class AuditorMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if (user is None or not user.is_authenticated or request.path.startswith(settings.STATIC_URL)
-                or not user.is_external_auditor):
+                or not _logged(user)):
             return self.get_response(request)
         response = self.get_response(request)
-        self._record(request, response)
+        self._record(request, response, user)  # the user as they came: signing out replaces request.user
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -49,7 +55,7 @@ class AuditorMiddleware:
         return None
 
     @staticmethod
-    def _record(request, response) -> None:
+    def _record(request, response, user) -> None:
         match = getattr(request, "resolver_match", None)
         audit_id = getattr(request, "audit_id_for_log", None)
         if audit_id is None and match is not None:
@@ -60,7 +66,7 @@ class AuditorMiddleware:
                 if audit_id is not None and not Audit.objects.filter(pk=audit_id).exists():
                     audit_id = None  # a made-up id: the path still says what was tried
                 AuditorAccess.objects.create(
-                    user=request.user, audit_id=audit_id, method=request.method[:10],
+                    user=user, audit_id=audit_id, method=request.method[:10],
                     path=request.get_full_path()[:500], status_code=response.status_code,
                     is_download="attachment" in disposition,
                 )

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Sum
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 ITERATOR_CHUNK = 500  # evidence file rows fetched per round trip
+REPORT_STALE_AFTER = dt.timedelta(minutes=10)  # a running job silent this long lost its worker
 INDEX_PART_ROWS = 250  # evidence index rows laid out per WeasyPrint document (see evidence_index_pdf)
 # Worth deflating; PDFs, images and Office files are compressed already.
 TEXT_TYPES = ("text/", "application/json")
@@ -195,7 +196,8 @@ def _number_pages(writer: PdfWriter, audit: Audit, title: str) -> None:
         page.compress_content_streams()  # merging decompresses the page's content
 
 
-def evidence_index_pdf(audit: Audit, *, requested_by=None, on_progress: Progress | None = None) -> bytes:
+def evidence_index_pdf(audit: Audit, *, requested_by=None, on_progress: Progress | None = None,
+                       as_of: dt.datetime | None = None) -> bytes:
     """Criterion → control → period → approved evidence file, with its SHA-256, approver and
     approval time. Each file is listed once, under its control, with the control's criteria
     beside it; a summary by criterion first says which controls answer each one.
@@ -203,9 +205,10 @@ def evidence_index_pdf(audit: Audit, *, requested_by=None, on_progress: Progress
     WeasyPrint keeps a whole document's layout in memory (about 1 GiB and 80 s for 5,000 rows
     in one document), so the files are laid out ``INDEX_PART_ROWS`` at a time, each part a
     document of its own, joined and numbered with pypdf: memory stays flat as the index grows,
-    and progress moves part by part."""
+    and progress moves part by part. ``as_of``: list the files approved by then (the
+    package passes its own start, so its index and its files agree)."""
     progress = on_progress or _no_progress
-    files = _audit_files(audit, timezone.now())
+    files = _audit_files(audit, as_of or timezone.now())
     summary = _index_summary(audit, files)
     total = max(1, math.ceil(summary["file_count"] / INDEX_PART_ROWS)) + 1
     progress(0, total)
@@ -368,7 +371,8 @@ def write_evidence_package(audit: Audit, fileobj, *, requested_by=None,
           tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as manifest,
           tempfile.TemporaryFile("w+", encoding="utf-8") as sums):
         for name, render in PDFS.items():
-            content = render(audit, requested_by=requested_by)
+            options = {"as_of": started} if render is evidence_index_pdf else {}
+            content = render(audit, requested_by=requested_by, **options)
             archive.writestr(_member(f"reports/{name}", started, len(content)), content)
             sums.write(f"{hashlib.sha256(content).hexdigest()}  reports/{name}\n")
             step()
@@ -441,7 +445,7 @@ def _job_progress(job_id: int) -> Progress:
             return
         last = percent
         if not ReportJob.objects.filter(pk=job_id, status=ReportStatus.RUNNING).update(
-                progress_done=done, progress_total=total):
+                progress_done=done, progress_total=total, heartbeat_at=timezone.now()):
             raise _Gone
 
     return write
@@ -485,13 +489,18 @@ def _finish(job: ReportJob, stored: str, sha256: str, size: int) -> None:
 def report_generate(job_id: int) -> None:
     """Build, store and record one queued report. Does nothing if the job is gone or another
     worker already claimed it."""
-    claimed = ReportJob.objects.filter(pk=job_id, status=ReportStatus.QUEUED).update(
-        status=ReportStatus.RUNNING, started_at=timezone.now(), progress_done=0, progress_total=0, message="")
-    if not claimed:
-        return
-    job = ReportJob.objects.select_related("audit", "requested_by").filter(pk=job_id).first()
-    if job is None:
-        return
+    now = timezone.now()
+    # A job whose worker died mid-way (its task is delivered again: acks are late) has stopped
+    # beating; it is claimed afresh. A live one beats at every percent, so it is never taken twice.
+    stale = Q(status=ReportStatus.RUNNING, heartbeat_at__lt=now - REPORT_STALE_AFTER)
+    with transaction.atomic():
+        claimed = ReportJob.objects.filter(Q(status=ReportStatus.QUEUED) | stale, pk=job_id).update(
+            status=ReportStatus.RUNNING, started_at=now, heartbeat_at=now, progress_done=0, progress_total=0,
+            message="")
+        job = ReportJob.objects.select_related("audit", "requested_by").filter(pk=job_id).first() if claimed else None
+        if job is None:
+            return
+        activity_record(actor=None, verb="report.started", obj=job, after={"status": ReportStatus.RUNNING})
     try:  # asked again: an auditor whose access ended since the request gets nothing new
         permissions.require(job.requested_by, permissions.REPORT, job.audit)
     except PermissionDenied as refusal:

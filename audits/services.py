@@ -222,7 +222,9 @@ def audit_request_evidence_approved(*, evidence_request: EvidenceRequest) -> Non
 
 
 def _locked_request(audit_request: AuditRequest) -> AuditRequest:
-    return (AuditRequest.objects.select_for_update(of=("self",))
+    """The request and its evidence request, both locked: an accept waiting on a concurrent
+    return must see the evidence request the return left behind."""
+    return (AuditRequest.objects.select_for_update(of=("self", "evidence_request"))
             .select_related("audit", "evidence_request__owner_team").get(pk=audit_request.pk))
 
 

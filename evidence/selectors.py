@@ -12,7 +12,7 @@ from soc2hub.models import ActivityLog
 
 def requests_for_list(*, user):
     return permissions.restrict(
-        EvidenceRequest.objects.select_related("owner_team", "control", "template"), user
+        EvidenceRequest.objects.select_related("owner_team", "control", "template", "audit_request__audit"), user
     ).order_by("due_on", "id")
 
 

@@ -157,12 +157,19 @@ def _request_submit(user, request) -> bool:
 
 
 def _evidence_view(user, evidence) -> bool:
-    """Evidence is seen with its request; auditors see approved evidence only."""
+    """Evidence is seen with its request; whoever sees it only as an auditor sees approved
+    evidence only."""
     if isinstance(evidence, type):
         return _request_view(user, evidence)
-    if _external_auditor(user) and evidence.status != EvidenceStatus.APPROVED:
-        return Denied("Auditors see approved evidence only.")
-    return _request_view(user, evidence.request)
+    if not _signed_in(user):
+        return False
+    request = evidence.request
+    if (user.is_security or user.is_leadership or _team_member(user, request.owner_team_id)
+            or _in_group(user, request.reviewer_group_id)):
+        return True
+    if _audited(user, EvidenceRequest.objects.filter(pk=request.pk)):
+        return evidence.status == EvidenceStatus.APPROVED or Denied("Auditors see approved evidence only.")
+    return False
 
 
 def _evidence_add(user, obj) -> bool:
@@ -190,8 +197,9 @@ def _file_download(user, evidence_file) -> bool:
 # --- audits ------------------------------------------------------------------------------
 
 def current_audit_ids(user) -> set[int]:
-    """The audits ``user`` is assigned to as an auditor and whose access has not ended."""
-    if not _signed_in(user):
+    """The audits ``user`` is assigned to and whose access has not ended, while they are in
+    the Auditors group: taking someone out of the group ends every assignment at once."""
+    if not _signed_in(user) or not user.is_auditor:
         return set()
     if not hasattr(user, "_current_audit_ids"):
         user._current_audit_ids = set(
@@ -498,17 +506,16 @@ def _scope_requests(path: str, evidence_path: str | None = None):
         if group_ids:  # most people review nothing: keep their filter on the indexed team column
             security_group = Q(template__isnull=True) if _in_group(user, _security_group_id()) else Q(pk__in=[])
             mine |= Q(template__reviewer_group_id__in=group_ids) | security_group
+        visible = Q(**{f"{path}__in": EvidenceRequest.objects.filter(mine).values("pk")})
         audits = _audits_of(user)
         if audits:
-            audited = reduce(or_, (a.evidence_request_q() for a in audits))
-            if _external_auditor(user):
-                mine = audited
-                if evidence_path:
-                    queryset = queryset.filter(**{evidence_path: EvidenceStatus.APPROVED})
-            else:
-                mine |= audited
-        visible = EvidenceRequest.objects.filter(mine).values("pk")
-        return queryset.filter(**{f"{path}__in": visible})
+            # What the user sees only as an auditor: approved evidence of the requests their audits cover.
+            audited = Q(**{f"{path}__in": EvidenceRequest.objects.filter(
+                reduce(or_, (a.evidence_request_q() for a in audits))).values("pk")})
+            if evidence_path:
+                audited &= Q(**{evidence_path: EvidenceStatus.APPROVED})
+            visible |= audited
+        return queryset.filter(visible)
 
     return scope
 

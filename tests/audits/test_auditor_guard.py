@@ -105,3 +105,41 @@ def test_the_access_log_is_append_only(estate, client_for):
     with pytest.raises(Exception), transaction.atomic():  # the database refuses too
         with connection.cursor() as cursor:
             cursor.execute("UPDATE audits_auditoraccess SET status_code = 200")
+
+
+def test_signing_out_is_logged_too(estate, client_for):
+    client_for(estate["auditor_a"]).post("/accounts/logout/")
+    assert AuditorAccess.objects.filter(user=estate["auditor_a"], path="/accounts/logout/").exists()
+
+
+def test_leaving_the_auditors_group_ends_every_assignment(estate, client_for):
+    from django.contrib.auth.models import Group
+
+    auditor = estate["auditor_a"]
+    auditor.groups.remove(Group.objects.get(name="Auditors"))
+    client = client_for(auditor)
+    response = client.get(f"/audits/{estate['audit_a'].pk}/")
+    assert response.status_code == 403 and "access to this audit has ended" in response.content.decode()
+    assert client.get(estate["q1_file"].get_download_url()).status_code == 404
+    assert client.get("/api/v1/evidence/").json()["count"] == 0
+
+
+def test_an_auditor_in_a_team_sees_only_approved_evidence_of_other_teams_and_is_logged(estate, teams, personas,
+                                                                                       client_for):
+    """An internal auditor (in the Auditors group and a team) is not confined to the portal, but
+    through their audit they see only approved evidence, and what they open is recorded."""
+    from evidence import services as evidence_services
+    from soc2hub.models import Membership
+    from tests.evidence.factories import pdf
+
+    auditor = estate["auditor_a"]
+    Membership.objects.create(user=auditor, team=teams["finance"])
+    q2 = estate["q2"]
+    pending = evidence_services.evidence_submit(request=q2, actor=personas["owner"], files=[pdf("q2.pdf")])
+    client = client_for(auditor)
+    listed = {row["id"] for row in client.get("/api/v1/evidence/").json()["results"]}
+    assert pending.pk not in listed
+    assert estate["q1"].submissions.get().pk in listed
+    assert client.get(f"/api/v1/evidence/{pending.pk}/").status_code == 404
+    assert client.get(pending.files.get().get_download_url()).status_code == 404
+    assert AuditorAccess.objects.filter(user=auditor).count() == 3

@@ -117,3 +117,26 @@ def test_coverage_reads_a_constant_number_of_queries(estate, teams, django_asser
     with django_assert_max_num_queries(6):
         coverage = audit_coverage(estate["audit_a"], today=dt.date(2026, 11, 26))
         assert coverage.expected == 2 + 30 * 6
+
+
+def test_periods_requested_under_an_earlier_cadence_stay_in_the_record(estate, personas):
+    """Security turns HR's quarterly standard monthly in May: the approved Q1 still counts, and
+    from May the monthly periods are expected."""
+    from evidence import services as evidence_services
+
+    template = evidence_services.template_update(template=estate["template"], actor=personas["security"],
+                                                 cadence="monthly", starts_on=dt.date(2026, 5, 1))
+    coverage = audit_coverage(estate["audit_a"], today=dt.date(2026, 11, 26))
+    [standard] = [s for c in coverage.controls for s in c.standards if s.template == template]
+    assert [(c.label, c.state) for c in standard.cells] == [
+        ("2026-Q1", APPROVED), ("2026-05", GAP), ("2026-Q2", GAP), ("2026-06", GAP)]
+
+
+def test_submitted_evidence_is_in_review_not_a_gap_even_past_its_due_date(estate, personas):
+    from evidence import services as evidence_services
+    from tests.evidence.factories import pdf
+
+    evidence_services.evidence_submit(request=estate["q2"], actor=personas["owner"], files=[pdf()])
+    coverage = audit_coverage(estate["audit_a"], today=dt.date(2026, 11, 26))
+    [standard] = {row.control.ref: row for row in coverage.controls}["HR-01"].standards
+    assert [c.state for c in standard.cells] == [APPROVED, IN_PROGRESS]

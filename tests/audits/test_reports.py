@@ -452,3 +452,23 @@ def test_a_missing_evidence_file_refuses_the_package(scene, django_capture_on_co
     assert job.status == ReportStatus.FAILED
     assert "“notes.txt”" in job.message and "missing from storage" in job.message
     assert ActivityLog.objects.filter(verb="report.failed", object_id=str(job.pk)).exists()
+
+
+def test_a_job_whose_worker_died_is_claimed_again_a_live_one_is_not(estate, personas):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from audits.models import ReportJob, ReportStatus
+    from audits.reports import report_generate
+
+    job = ReportJob.objects.create(audit=estate["audit_a"], kind="nhi_summary", requested_by=personas["security"],
+                                   status=ReportStatus.RUNNING, started_at=timezone.now(),
+                                   heartbeat_at=timezone.now() - dt.timedelta(minutes=2))
+    report_generate(job.pk)  # a duplicate delivery while the first worker still beats
+    job.refresh_from_db()
+    assert job.status == ReportStatus.RUNNING and not job.file
+    ReportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=30))
+    report_generate(job.pk)  # redelivered after the worker died
+    job.refresh_from_db()
+    assert job.status == ReportStatus.DONE and job.file
