@@ -47,7 +47,7 @@ install: $(VENV)/.installed ## create .venv and install soc2hub
 install-test: $(VENV)/.installed-test ## create .venv and install soc2hub with its test tools
 
 dirs:
-	@mkdir -p $(VAR_DIR)/celery/queue $(VAR_DIR)/celery/processed $(VAR_DIR)/media
+	@mkdir -p $(VAR_DIR)/celery/queue $(VAR_DIR)/celery/processed $(VAR_DIR)/celery/control $(VAR_DIR)/media
 
 # --- running -----------------------------------------------------------------------
 migrate: install dirs ## apply database migrations

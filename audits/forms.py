@@ -68,7 +68,7 @@ class AuditStatusForm(forms.Form):
 class AuditorForm(forms.Form):
     """Give an auditor access, or change the last day of their access."""
 
-    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Auditor",
+    user = forms.ModelChoiceField(queryset=User.objects.none(), label="Auditor", empty_label="— Choose an auditor —",
                                   help_text="People in the Auditors group.")
     access_ends_on = forms.DateField(label="Access ends on", widget=DateInput(),
                                      help_text="The last day they can open this audit.")
@@ -103,6 +103,12 @@ class AuditRequestForm(forms.Form):
         self.fields["criterion"].queryset = audit.criteria().order_by("sort_order", "code")
         self.fields["criterion"].label_from_instance = lambda c: f"{c.code} — {c.title}"
         self.fields["due_on"].help_text = f"Today ({timezone.localdate():%d %b %Y}) or later."
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("control") and not data.get("criterion") and "control" not in self.errors:
+            self.add_error("control", "Name the control (or the criterion) the request is about.")
+        return data
 
 
 class CommentForm(forms.Form):

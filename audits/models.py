@@ -357,7 +357,8 @@ class AuditorAccess(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name_plural = "auditor access"
+        verbose_name = "auditor access log entry"
+        verbose_name_plural = "auditor access log"
         indexes = [models.Index(fields=["audit", "-at"])]
 
     def __str__(self):

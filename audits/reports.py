@@ -219,6 +219,7 @@ def evidence_index_pdf(audit: Audit, *, requested_by=None, on_progress: Progress
         writer.append(PdfReader(io.BytesIO(pdf)))
         progress(min(n, total - 1), total)
     _number_pages(writer, audit, "Evidence index")
+    writer.add_metadata({"/Title": f"Evidence index — {audit.name}", "/Creator": "soc2hub"})
     output = io.BytesIO()
     writer.write(output)
     progress(total, total)
@@ -237,10 +238,8 @@ def exception_register_pdf(audit: Audit, *, requested_by=None) -> bytes:
 
 
 def nhi_summary_pdf(audit: Audit, *, requested_by=None) -> bytes:
-    summary = selectors.nhi_summary(audit)
-    totals = {key: sum(k[key] for k in summary["kinds"]) for key in ("owned", "admin")}
     return _render("reports/audit_nhi_summary.html", audit, "NHI inventory summary", requested_by,
-                   summary=summary, totals=totals)
+                   summary=selectors.nhi_summary(audit))
 
 
 PDFS = {  # file name in the package → renderer
@@ -334,7 +333,9 @@ def _evidence_paths(files):
             candidate = f"{stem}-{n}{dot}{ext}"
         taken.add(candidate)
         folder = _safe_part(_folder(request), "unmapped")
-        period = _safe_part(request.period_label, f"{request.period_end:%Y-%m-%d}")
+        # An auditor's request is filed under its reference (PBC-n): its "period" is the whole window.
+        label = request.audit_request.reference if request.is_audit_request else request.period_label
+        period = _safe_part(label, f"{request.period_end:%Y-%m-%d}")
         yield ef, f"evidence/{folder}/{period}/{request.pk}-{candidate}"
 
 

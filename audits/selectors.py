@@ -122,6 +122,7 @@ def nhi_summary(audit: Audit) -> dict:
     rotations = RotationRecord.objects.filter(rotated_on__gte=start, rotated_on__lte=end).count()
     return {
         "start": start, "end": end, "kinds": kinds, "total": sum(k["total"] for k in kinds),
+        "owned_total": sum(k["owned"] for k in kinds), "admin_total": sum(k["admin"] for k in kinds),
         "revoked_in_window": sum(k["revoked"] for k in kinds), "rotations_in_window": rotations, **state,
     }
 

@@ -8,7 +8,7 @@ flow's own; ``audit_request_evidence_approved`` is the evidence flow telling the
 """
 
 import datetime as dt
-import random
+import hashlib
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -111,7 +111,7 @@ def audit_auditor_set(*, audit: Audit, actor, user: User, access_ends_on: dt.dat
     if user is None or not user.is_active or Role.AUDITORS not in user.group_names():
         raise ValidationError({"user": "Choose an active person in the Auditors group."})
     if access_ends_on is None or access_ends_on < timezone.localdate():
-        raise ValidationError({"access_ends_on": "Access must end today or later; to end it now, remove the auditor."})
+        raise ValidationError({"access_ends_on": "Access must end today or later; to end it now, use “End access now”."})
     assignment, created = AuditAuditor.objects.select_for_update().get_or_create(
         audit=audit, user=user, defaults={"access_ends_on": access_ends_on, "added_by": actor})
     before = None if created else assignment.access_ends_on.isoformat()
@@ -155,6 +155,9 @@ def _answering_team(audit: Audit, control: Control | None, criterion: Criterion 
         raise ValidationError({"control": f"{control.ref} is not mapped to a criterion in this audit's scope."})
     if criterion is not None and criterion.category not in in_scope:
         raise ValidationError({"criterion": f"{criterion.code} is not in this audit's scope."})
+    if control is not None and criterion is not None and not control.criteria.filter(pk=criterion.pk).exists():
+        raise ValidationError({"criterion": f"{control.ref} is not mapped to {criterion.code}; name one of them, "
+                                            "or a criterion the control answers."})
     owner = (control or criterion).evidence_owner
     if owner is None:
         raise ValidationError(f"{control.ref if control else criterion.code} has no evidence owner team yet; "
@@ -189,7 +192,8 @@ def audit_request_raise(*, audit: Audit, actor, title: str, description: str, du
     number = (audit.requests.aggregate(last=Max("number"))["last"] or 0) + 1
     evidence_request = EvidenceRequest.objects.create(
         template=None, control=control, owner_team=team, title=f"PBC-{number}: {title}"[:250],
-        period_start=audit.window_start, period_end=audit.window_end, period_label=f"PBC-{number}",
+        period_start=audit.window_start, period_end=audit.window_end,
+        period_label=f"{audit.window_start:%b %Y}–{audit.window_end:%b %Y}",
         opens_on=timezone.localdate(), due_on=due_on,
     )
     audit_request = AuditRequest.objects.create(
@@ -332,9 +336,14 @@ def sample_population(audit: Audit, population: str, *, template: EvidenceTempla
 
 
 def sample_draw(population_ids: list[int], size: int, seed: str) -> list[int]:
-    """The sample: ``size`` ids drawn from the population with a generator seeded by ``seed``.
-    The same population, size and seed always give the same ids, in the same order."""
-    return random.Random(seed).sample(sorted(population_ids), min(size, len(population_ids)))
+    """The sample: each id ranked by the SHA-256 of ``"<seed>:<id>"`` (hex), the ``size``
+    lowest taken. The same population, size and seed always give the same ids, in the same
+    order, and anyone can repeat the draw without soc2hub (``sha256sum`` and ``sort``): no
+    random-number generator whose sequence could change between versions."""
+    def rank(pk: int) -> str:
+        return hashlib.sha256(f"{seed}:{pk}".encode()).hexdigest()
+
+    return sorted(population_ids, key=rank)[:size]
 
 
 @transaction.atomic

@@ -44,7 +44,10 @@ TEMPLATE_FIELDS = (
     "one_off_period_end", "is_active",
 )
 
-# The one place request statuses move; anything else is refused.
+AUDITOR_RETURN_DAYS = 7  # the least time a team gets when an auditor returns an answer
+
+# The one place request statuses move; anything else is refused. (An auditor's request also
+# moves from approved back to returned: ``request_return_to_team``.)
 REQUEST_MOVES = {
     RequestStatus.OPEN: {RequestStatus.SUBMITTED},
     RequestStatus.RETURNED: {RequestStatus.SUBMITTED},
@@ -322,11 +325,13 @@ def request_return_to_team(*, request: EvidenceRequest, actor, reason: str) -> E
         raise ValidationError("Only an auditor's request goes back to the team once approved.")
     if request.status != RequestStatus.APPROVED:
         raise ValidationError("It is still with the team or in review; comment on it instead of returning it.")
-    request.status = RequestStatus.RETURNED
-    request.save(update_fields=["status", "updated_at"])
-    activity_record(actor=actor, verb="evidence.returned_by_auditor", obj=request,
-                    before={"status": RequestStatus.APPROVED}, after={"status": RequestStatus.RETURNED},
-                    message=reason)
+    # A week to answer at the least: the old due date may have passed while Security reviewed.
+    due_on = max(request.due_on, timezone.localdate() + dt.timedelta(days=AUDITOR_RETURN_DAYS))
+    before = {"status": request.status, "due_on": request.due_on.isoformat()}
+    request.status, request.due_on = RequestStatus.RETURNED, due_on
+    request.save(update_fields=["status", "due_on", "updated_at"])
+    activity_record(actor=actor, verb="evidence.returned_by_auditor", obj=request, before=before,
+                    after={"status": RequestStatus.RETURNED, "due_on": due_on.isoformat()}, message=reason)
     return request
 
 

@@ -119,7 +119,8 @@ def evidence_approve(request, pk):
     except ValidationError as exc:
         messages.error(request, " ".join(_validation_messages(exc)))
     else:
-        messages.success(request, f"Approved. {evidence.request} is complete.")
+        messages.success(request, f"Approved. {evidence.request} goes to the auditor to accept."
+                         if evidence.request.is_audit_request else f"Approved. {evidence.request} is complete.")
     return _after_review(request, evidence)
 
 

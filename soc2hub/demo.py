@@ -352,7 +352,7 @@ def _audit(teams, result) -> None:
     audit_services.audit_auditor_set(audit=audit, actor=security, user=auditor,
                                      access_ends_on=today + dt.timedelta(days=90))
     audit_services.audit_request_raise(
-        audit=audit, actor=auditor, control=Control.objects.get(ref="HR-04"), due_on=today + dt.timedelta(days=10),
+        audit=audit, actor=auditor, control=Control.objects.get(ref="HR-05"), due_on=today + dt.timedelta(days=10),
         title="Leavers in March and their access removal",
         description="For every person who left in March, the HR termination ticket and the date their accounts "
                     "were disabled, with who approved it.")

@@ -60,6 +60,9 @@ def audit_create(request):
 def audit_edit(request, audit_id):
     audit = load_audit(request, audit_id)
     permissions.require(request.user, permissions.CHANGE, audit)
+    if audit.is_closed:
+        messages.info(request, "A closed audit no longer changes.")
+        return redirect(audit)
     return _form_page(request, audit=audit)
 
 
@@ -109,7 +112,8 @@ def audit_status(request, audit_id):
         messages.error(request, " ".join(exc.messages))
     else:
         audit.refresh_from_db()
-        messages.success(request, f"The audit is now in {audit.get_status_display().lower()}.")
+        messages.success(request, "The audit is now closed." if audit.is_closed
+                         else f"The audit is now in {audit.get_status_display().lower()}.")
     return redirect(audit)
 
 

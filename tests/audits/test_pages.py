@@ -169,8 +169,9 @@ def test_security_edits_an_audit(estate, a, security, client_for):
 
 def test_a_closed_audit_no_longer_changes(estate, a, security, client_for):
     services.audit_set_status(audit=a, actor=security, status="closed")
-    response = client_for(security).post(f"/audits/{a.pk}/edit/", form(name="Too late"))
-    assert response.status_code == 400 and "A closed audit no longer changes." in response.content.decode()
+    response = client_for(security).post(f"/audits/{a.pk}/edit/", form(name="Too late"), follow=True)
+    assert response.redirect_chain == [(f"/audits/{a.pk}/", 302)]
+    assert "A closed audit no longer changes." in response.content.decode()
     a.refresh_from_db()
     assert a.name != "Too late"
 

@@ -284,3 +284,32 @@ def test_nhi_revocation_dates_are_kept(teams, personas):
     nhi_services.nhi_revoke(nhi=nhi, actor=personas["security"], reason="Unused")
     nhi.refresh_from_db()
     assert nhi.revoked_on == TODAY
+
+
+def test_the_draw_is_the_documented_ranking_by_sha256():
+    import hashlib
+
+    ids = list(range(1, 101))
+    expected = sorted(ids, key=lambda pk: hashlib.sha256(f"fy26:{pk}".encode()).hexdigest())[:7]
+    assert services.sample_draw(ids, 7, "fy26") == expected
+    assert services.sample_draw(list(reversed(ids)), 7, "fy26") == expected  # the population's order is irrelevant
+    assert services.sample_draw(ids, 7, "fy27") != expected
+
+
+def test_a_request_naming_a_control_and_a_criterion_it_does_not_answer_is_refused(estate):
+    with pytest.raises(ValidationError) as excinfo:
+        raise_request(estate, criterion=estate["cc72"])
+    assert "criterion" in excinfo.value.message_dict
+    assert raise_request(estate, criterion=estate["cc61"]).criterion == estate["cc61"]
+
+
+def test_a_returned_answer_gives_the_team_a_week_at_least(estate, personas):
+    audit_request = raise_request(estate, due_on=TODAY + dt.timedelta(days=1))
+    evidence = evidence_services.evidence_submit(request=audit_request.evidence_request, actor=personas["owner"],
+                                                 files=[pdf()])
+    evidence_services.evidence_approve(evidence=evidence, reviewer=personas["security"])
+    services.audit_request_return(audit_request=audit_request, actor=estate["auditor_a"], comment="More, please.")
+    er = EvidenceRequest.objects.get(pk=audit_request.evidence_request_id)
+    assert er.due_on == TODAY + dt.timedelta(days=7)
+    entry = ActivityLog.objects.get(verb="evidence.returned_by_auditor")
+    assert entry.before["status"] == "approved" and entry.after["due_on"] == er.due_on.isoformat()
