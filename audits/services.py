@@ -27,6 +27,7 @@ from audits.models import (
     Population,
     ReportJob,
     ReportKind,
+    ReportStatus,
 )
 from controls.models import Control, Criterion
 from evidence.services import request_return_to_team
@@ -384,6 +385,11 @@ def report_request(*, audit: Audit, actor, kind: str) -> ReportJob:
     permissions.require(actor, permissions.REPORT, audit)
     if kind not in ReportKind.values:
         raise ValidationError({"kind": f"Choose one of: {', '.join(ReportKind.values)}."})
+    # The same report already on its way is the answer: a double click or an impatient second
+    # request does not read every evidence file again.
+    pending = ReportJob.objects.filter(audit=audit, kind=kind, status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING))
+    if (job := pending.order_by("-created_at").first()) is not None:
+        return job
     job = ReportJob.objects.create(audit=audit, kind=kind, requested_by=actor)
     activity_record(actor=actor, verb="report.requested", obj=job, after={"audit": audit.pk, "kind": kind})
     from audits import tasks

@@ -62,9 +62,14 @@ def report_download(request, audit_id, pk):
     permissions.require(request.user, permissions.DOWNLOAD, job)
     if job.status != ReportStatus.DONE or not job.file:
         raise Http404("This report is not ready.")
+    try:
+        handle = job.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("This report's file is no longer in storage; generate it again.") from exc
     services.report_downloaded(job=job, user=request.user)
     name = job.download_name
-    response = FileResponse(job.file.open("rb"), as_attachment=True, filename=name,
+    response = FileResponse(handle, as_attachment=True, filename=name,
                             content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

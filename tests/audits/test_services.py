@@ -313,3 +313,13 @@ def test_a_returned_answer_gives_the_team_a_week_at_least(estate, personas):
     assert er.due_on == TODAY + dt.timedelta(days=7)
     entry = ActivityLog.objects.get(verb="evidence.returned_by_auditor")
     assert entry.before["status"] == "approved" and entry.after["due_on"] == er.due_on.isoformat()
+
+
+def test_asking_again_for_a_report_on_its_way_returns_the_same_job(estate, personas, monkeypatch):
+    from audits import tasks
+
+    monkeypatch.setattr(tasks.report_generate, "delay", lambda job_id: None)  # stays queued
+    first = services.report_request(audit=estate["audit_a"], actor=estate["auditor_a"], kind="evidence_package")
+    again = services.report_request(audit=estate["audit_a"], actor=personas["security"], kind="evidence_package")
+    other = services.report_request(audit=estate["audit_a"], actor=personas["security"], kind="evidence_index")
+    assert again == first and other != first
