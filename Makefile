@@ -14,6 +14,8 @@ VAR_DIR ?= $(or $(SOC2HUB_VAR_DIR),var)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# One test process per core (pytest-xdist; each gets its own test database).
+PYTEST_WORKERS ?= auto
 
 export VENV HOST PORT
 
@@ -64,8 +66,8 @@ worker: install dirs ## run only the Celery worker with embedded beat, in the fo
 	$(BIN)/celery -A soc2hub worker -B --pool=solo --loglevel=INFO
 
 # --- testing -----------------------------------------------------------------------
-test: install-test ## run the test suite (pass options with PYTEST_ARGS="-k ownership -x")
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install-test ## run the test suite (pass options with PYTEST_ARGS="-k ownership -x"; PYTEST_WORKERS=0 for one process)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean: ## remove the virtualenv and all local data under var/
 	rm -rf .venv var staticfiles .pytest_cache test-artifacts *.egg-info
