@@ -24,11 +24,11 @@ def fieldwork(estate, personas):  # noqa: F811
 
 def test_auditor_sees_only_their_audit_and_gets_a_request_answered(fieldwork, personas, signed_in, screenshot,
                                                                   tmp_path):
-    estate = fieldwork
-    audit_a, audit_b = estate["audit_a"], estate["audit_b"]
+    world = fieldwork
+    audit_a, audit_b = world["audit_a"], world["audit_b"]
 
     # The auditor lands on their only audit; nothing of B, nothing of the rest of the programme.
-    auditor = signed_in(estate["auditor_a"])
+    auditor = signed_in(world["auditor_a"])
     expect(auditor.get_by_role("heading", name=audit_a.name)).to_be_visible()
     nav = auditor.get_by_role("navigation").first
     for hidden in ("Matrix", "Controls", "Evidence requests", "Exceptions", "Identities"):
@@ -62,7 +62,7 @@ def test_auditor_sees_only_their_audit_and_gets_a_request_answered(fieldwork, pe
     # Raise a request: a field left out first, then the whole of it.
     auditor.get_by_role("link", name="Requests (PBC)", exact=True).click()
     auditor.get_by_role("link", name="Raise a request").first.click()
-    auditor.get_by_label("Control").select_option(label="HR-01 — " + estate["hr_control"].name)
+    auditor.get_by_label("Control").select_option(label="HR-01 — " + world["hr_control"].name)
     auditor.get_by_label("Title").fill("March leavers and their tickets")
     auditor.get_by_role("button", name="Raise the request").click()
     expect(auditor.get_by_test_id("form-errors")).to_be_visible()
@@ -103,7 +103,7 @@ def test_auditor_sees_only_their_audit_and_gets_a_request_answered(fieldwork, pe
     expect(auditor.get_by_text("Accepted").first).to_be_visible()
     screenshot(auditor, "9-auditor-accepted")
     audit_request.refresh_from_db()
-    assert audit_request.status == "accepted" and audit_request.accepted_by == estate["auditor_a"]
+    assert audit_request.status == "accepted" and audit_request.accepted_by == world["auditor_a"]
 
     # Audit B and the rest of the programme stay closed to them.
     response = auditor.goto(f"/audits/{audit_b.pk}/")
@@ -117,5 +117,5 @@ def test_auditor_sees_only_their_audit_and_gets_a_request_answered(fieldwork, pe
     security.goto(f"/audits/{audit_a.pk}/access/")
     expect(security.get_by_role("heading", name=re.compile("access", re.I)).first).to_be_visible()
     screenshot(security, "11-security-access-log")
-    assert AuditorAccess.objects.filter(user=estate["auditor_a"], is_download=True, status_code=200).exists()
-    assert AuditorAccess.objects.filter(user=estate["auditor_a"], status_code=403, path="/matrix/").exists()
+    assert AuditorAccess.objects.filter(user=world["auditor_a"], is_download=True, status_code=200).exists()
+    assert AuditorAccess.objects.filter(user=world["auditor_a"], status_code=403, path="/matrix/").exists()
