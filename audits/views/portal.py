@@ -24,14 +24,17 @@ def coverage(request, audit_id):
     result = audit_coverage(audit)
     only_gaps = request.GET.get("gaps") == "1"
     code = request.GET.get("criterion", "")
-    rows = []
+    rows, anchored = [], set()
     for row in result.criteria:
         if code and row.criterion.code != code:
             continue
         controls = [c for c in row.controls if c.has_gap] if only_gaps else row.controls
         if only_gaps and not row.has_gap:
             continue
-        rows.append((row, controls))
+        # A control answering several criteria is listed under each; its anchor goes on the first.
+        anchors = {c.control.pk for c in controls} - anchored
+        anchored |= anchors
+        rows.append((row, controls, anchors))
     return render_audit(request, "audits/coverage.html", audit, "coverage", {
         "coverage": result,
         "rows": rows,

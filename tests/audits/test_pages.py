@@ -696,3 +696,9 @@ def test_pages_read_a_constant_number_of_queries(estate, teams, personas, client
     grow(estate, teams, personas, 12, 3)
     large = {url: count_queries(client, url) for client, url in urls}
     assert large == small, (small, large)
+
+
+def test_a_control_under_several_criteria_has_one_anchor(estate, security, client_for):
+    estate["hr_control"].criteria.add(estate["cc72"])
+    body = html(client_for(security).get(f"/audits/{estate['audit_a'].pk}/coverage/"))
+    assert body.count('id="control-HR-01"') == 1 and body.count('data-control="HR-01"') == 2
