@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -28,7 +29,13 @@ def held_jobs(monkeypatch):
 
 
 def release(job_id):
-    worker = threading.Thread(target=reports.report_generate, args=(job_id,))
+    def work():
+        try:
+            reports.report_generate(job_id)
+        finally:
+            connection.close()  # the thread's own connection: left open, it keeps the test database from being dropped
+
+    worker = threading.Thread(target=work)
     worker.start()
     return worker
 
