@@ -47,6 +47,7 @@ from pypdf import PdfReader, PdfWriter
 from audits import selectors
 from audits.models import Audit, ReportJob, ReportKind, ReportStatus
 from controls.models import Control, Criterion
+from evidence.storage import sha256_of_storage_file
 from exceptions.models import ExceptionSignature
 from soc2hub import permissions
 from soc2hub.pdf import render_pdf
@@ -142,8 +143,7 @@ def _folder(request) -> str:
 
 
 def _approver(evidence) -> str:
-    user = evidence.reviewed_by
-    return (user.get_full_name() or user.username) if user else ""
+    return str(evidence.reviewed_by) if evidence.reviewed_by else ""  # full name, else username
 
 
 def _index_summary(audit: Audit, files) -> dict:
@@ -269,11 +269,15 @@ def _refuse(ef, problem: str, **details) -> PackageRefused:
                                     "request": ef.evidence.request_id, "stored_as": ef.file.name, **details})
 
 
+def _missing(ef) -> PackageRefused:
+    return _refuse(ef, "is missing from storage.")
+
+
 def _open(ef):
     try:
         return ef.file.open("rb")
     except FileNotFoundError:
-        raise _refuse(ef, "is missing from storage.") from None
+        raise _missing(ef) from None
 
 
 def _mismatch(ef, actual: str) -> PackageRefused:
@@ -286,12 +290,12 @@ def verify_evidence_files(files, progress: Callable[[], None] = lambda: None) ->
     """Hash every stored file in chunks and compare it with the SHA-256 recorded at upload;
     raise ``PackageRefused`` naming the first that is missing or differs."""
     for ef in files.iterator(chunk_size=ITERATOR_CHUNK):
-        digest = hashlib.sha256()
-        with _open(ef) as handle:
-            for chunk in iter(lambda: handle.read(CHUNK), b""):
-                digest.update(chunk)
-        if digest.hexdigest() != ef.sha256:
-            raise _mismatch(ef, digest.hexdigest())
+        try:
+            actual = sha256_of_storage_file(ef.file)
+        except FileNotFoundError:
+            raise _missing(ef) from None
+        if actual != ef.sha256:
+            raise _mismatch(ef, actual)
         progress()
 
 

@@ -13,6 +13,14 @@ def as_drf_error(exc: DjangoValidationError) -> ValidationError:
     return ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
 
 
+def call_service(func, **kwargs):
+    """Call a service; its ValidationError becomes the API's 400."""
+    try:
+        return func(**kwargs)
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from exc
+
+
 class UploadTooLarge(APIException):
     """An upload stopped while it streamed in (see soc2hub.uploads): 413 with the reason."""
 

@@ -10,13 +10,11 @@ and every request they make is logged there; these views tell it which audit a r
 about (``audit_id_for_log``).
 """
 
-import mimetypes
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch
-from django.http import FileResponse, Http404
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -41,6 +39,7 @@ from audits.api.serializers import (
     ReturnSerializer,
 )
 from audits.coverage import audit_coverage
+from audits.views.reports import report_attachment
 from audits.models import (
     Audit,
     AuditAuditor,
@@ -53,18 +52,12 @@ from audits.models import (
     ReportKind,
     ReportStatus,
 )
-# The portal's own rules, so the API cannot drift from the pages.
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
 from soc2hub import permissions
-from soc2hub.api_errors import as_drf_error
+from soc2hub.api_errors import call_service
 
 
-def _run(func, **kwargs):
-    """Call a service; its ValidationError becomes the API's 400."""
-    try:
-        return func(**kwargs)
-    except DjangoValidationError as exc:
-        raise as_drf_error(exc) from exc
+_run = call_service
 
 
 def _as_id(value) -> int | None:
@@ -349,9 +342,4 @@ class ReportViewSet(AuditRowObject, mixins.ListModelMixin, mixins.RetrieveModelM
         if not job.file or not job.file.storage.exists(job.file.name):
             raise NotFound("This report's file is no longer stored; request it again.")
         services.report_downloaded(job=job, user=request.user)
-        name = job.download_name
-        response = FileResponse(job.file.open("rb"), as_attachment=True, filename=name,
-                                content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return report_attachment(job, job.file.open("rb"))

@@ -67,6 +67,12 @@ def report_download(request, audit_id, pk):
     except FileNotFoundError as exc:
         raise Http404("This report's file is no longer in storage; generate it again.") from exc
     services.report_downloaded(job=job, user=request.user)
+    return report_attachment(job, handle)
+
+
+def report_attachment(job, handle) -> FileResponse:
+    """The stored report as an attachment no browser renders or sniffs (the page's download
+    and the API's send the same headers)."""
     name = job.download_name
     response = FileResponse(handle, as_attachment=True, filename=name,
                             content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")

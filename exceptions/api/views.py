@@ -1,6 +1,5 @@
 """The exceptions API: the same services and permission rules as the pages."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -12,7 +11,7 @@ from exceptions import selectors, services
 from exceptions.api.serializers import ExceptionSerializer, ReasonSerializer, ReviewSerializer, SignSerializer
 from exceptions.filtersets import ExceptionFilterSet
 from exceptions.models import ExceptionSignature
-from soc2hub.api_errors import as_drf_error
+from soc2hub.api_errors import call_service
 
 
 class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -39,10 +38,7 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         return self.get_queryset().get(pk=pk)
 
     def _run(self, func, **kwargs):
-        try:
-            return func(**kwargs)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        return call_service(func, **kwargs)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

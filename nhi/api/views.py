@@ -1,6 +1,5 @@
 """The NHI API: the inventory's selectors, filters and lifecycle services, as JSON."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch, Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -25,15 +24,10 @@ from nhi.api.serializers import (
 from nhi.filtersets import NhiFilterSet
 from nhi.models import AttestationCampaign, AttestationDecision, NhiImport, NonHumanIdentity
 from soc2hub import permissions
-from soc2hub.api_errors import UploadTooLarge, as_drf_error
+from soc2hub.api_errors import UploadTooLarge, call_service
 
 
-def _run(func, **kwargs):
-    """Call a service; its ValidationError becomes the API's 400."""
-    try:
-        return func(**kwargs)
-    except DjangoValidationError as exc:
-        raise as_drf_error(exc) from exc
+_run = call_service
 
 
 class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
