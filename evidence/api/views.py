@@ -1,6 +1,5 @@
 """The evidence REST API: the same selectors, services and permission checks as the pages."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +20,7 @@ from evidence.filtersets import EvidenceRequestFilterSet, EvidenceTemplateFilter
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
 from evidence.views import file_attachment
 from soc2hub import permissions
-from soc2hub.api_errors import UploadTooLarge, as_drf_error
+from soc2hub.api_errors import UploadTooLarge, call_service
 
 
 class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -37,18 +36,12 @@ class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return selectors.templates_for_list(user=self.request.user)
 
     def perform_create(self, serializer):
-        try:
-            template = services.template_create(actor=self.request.user, **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        template = call_service(services.template_create, actor=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=template.pk)
 
     def perform_update(self, serializer):
-        try:
-            template = services.template_update(template=serializer.instance, actor=self.request.user,
-                                                **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        template = call_service(services.template_update, template=serializer.instance, actor=self.request.user,
+                                **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=template.pk)
 
 
@@ -120,12 +113,8 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            evidence = services.evidence_submit(request=data["request"], actor=request.user,
-                                                files=request.FILES.getlist("files"),
-                                                note=data["note"], link=data["link"])
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        evidence = call_service(services.evidence_submit, request=data["request"], actor=request.user,
+                                files=request.FILES.getlist("files"), note=data["note"], link=data["link"])
         return self._stored(evidence, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: EvidenceSerializer}, operation_id="evidence_approve",
@@ -133,10 +122,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         evidence = self.get_object()
-        try:
-            services.evidence_approve(evidence=evidence, reviewer=request.user)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        call_service(services.evidence_approve, evidence=evidence, reviewer=request.user)
         return self._stored(evidence)
 
     @extend_schema(request=EvidenceReturnSerializer, responses={200: EvidenceSerializer},
@@ -146,11 +132,8 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         evidence = self.get_object()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            services.evidence_return(evidence=evidence, reviewer=request.user,
-                                     reason=serializer.validated_data["reason"])
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        call_service(services.evidence_return, evidence=evidence, reviewer=request.user,
+                     reason=serializer.validated_data["reason"])
         return self._stored(evidence)
 
 
