@@ -25,3 +25,4 @@ class Soc2hubConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(ensure_daily_schedule, sender=self)
+        from soc2hub import signals  # noqa: F401  (sign-in events on the record)

@@ -7,9 +7,12 @@ no server (``make run`` starts a worker with embedded beat beside the web server
 PostgreSQL, Redis and S3-compatible storage.
 """
 
+import os
+import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -17,16 +20,51 @@ VAR_DIR = Path(environ.Env().str("SOC2HUB_VAR_DIR", default=str(BASE_DIR / "var"
 
 env = environ.Env()
 
-DEVELOPMENT_SECRET_KEY = "django-insecure-soc2hub-development-key-never-use-in-production"
+# Django's debug page shows settings, source and the URL map to whoever meets an error: a
+# developer asks for it with DEBUG=true, nobody gets it by default.
+DEBUG = env.bool("DEBUG", default=False)
+# A local server (`make run`): plain HTTP on loopback, so nothing that needs HTTPS (redirect,
+# secure cookies, HSTS), static files served from the source tree, and a secret key generated
+# once under the var dir. Anywhere else SECRET_KEY must be set.
+LOCAL = env.bool("SOC2HUB_LOCAL", default=False)
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=LOOPBACK_HOSTS)
+if LOCAL and not set(ALLOWED_HOSTS) <= {*LOOPBACK_HOSTS, "::1", "testserver"}:
     raise ImproperlyConfigured(
-        "DEBUG is off but SECRET_KEY is the development key. Set SECRET_KEY to a long random value."
+        f"SOC2HUB_LOCAL serves plain HTTP on loopback only, but ALLOWED_HOSTS is {ALLOWED_HOSTS}. "
+        "Serve other hosts with SOC2HUB_LOCAL unset, behind HTTPS."
     )
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+
+def local_secret_key(path: Path) -> str:
+    """The local server's key: made on first start, kept in ``path`` (readable by its owner
+    only), so sessions survive restarts and the web server and the worker agree on it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)  # atomic: when two processes start together, the first one's key wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not (DEBUG or LOCAL):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random value, or SOC2HUB_LOCAL=true for a "
+            "local server on loopback (it keeps a generated key under the var dir)."
+        )
+    SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
+elif SECRET_KEY.startswith("django-insecure") and not (DEBUG or LOCAL):
+    raise ImproperlyConfigured("SECRET_KEY is a development key. Set SECRET_KEY to a long random value.")
+
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
@@ -46,6 +84,12 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "axes",
     "soc2hub",
     "controls",
     "evidence",
@@ -56,15 +100,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Early, so every page, refusal and error page gets the policy and its nonce.
+    "soc2hub.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "soc2hub.auth.MfaRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audits.middleware.AuditorMiddleware",
+    # Last, so it sees the lockout that the authentication backend flagged on the request.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "soc2hub.urls"
@@ -81,6 +132,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
                 "soc2hub.context_processors.roles",
             ],
         },
@@ -108,7 +160,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "soc2hub.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # First: refuses any attempt for a username + address that is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous-user row; anonymous users get nothing
@@ -116,6 +170,83 @@ GUARDIAN_RAISE_403 = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Accounts (django-allauth): people sign in with a username and password, or through the
+# company's identity provider (OIDC_* below). Nobody signs up: Security or the IdP creates
+# accounts.
+ACCOUNT_ADAPTER = "soc2hub.auth.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+
+# Second factor (allauth.mfa): TOTP with recovery codes. Members of these groups must enrol
+# before they can use anything else ("Finance" means members of a finance team); every
+# exception signature asks for a current code whatever the group.
+MFA_ADAPTER = "soc2hub.auth.MfaAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="soc2hub")
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side, for clocks a little off
+MFA_RECOVERY_CODE_COUNT = 10
+MFA_FORMS = {"authenticate": "soc2hub.auth_forms.MfaAuthenticateForm"}
+MFA_REQUIRED_GROUPS = env.list("MFA_REQUIRED_GROUPS", default=["Security", "Leadership", "Finance", "Auditors"])
+
+# Failed sign-ins (django-axes): per username + address, this many failures lock that pair
+# out for the cool-off; any address with MAX_PER_IP failures across usernames is locked out
+# as a whole (password spraying). Wrong signing passwords and second-factor codes count too.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
+AXES_IP_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT_PER_IP", default=50)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "soc2hub.auth.LockoutHandler"
+AXES_LOCKOUT_CALLABLE = "soc2hub.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_SENSITIVE_PARAMETERS = ["password", "code", "otp_code"]
+# Behind a proxy, the address comes from X-Forwarded-For set by that many trusted proxies.
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# Single sign-on through OpenID Connect (allauth's openid_connect provider). Set
+# OIDC_SERVER_URL (the issuer), OIDC_CLIENT_ID and OIDC_CLIENT_SECRET to show "Sign in with
+# <OIDC_PROVIDER_NAME>". OIDC_GROUP_MAP maps the IdP's group claim to teams and roles:
+# "idp-group=team:<slug>" or "idp-group=role:<Security|Leadership|Auditors>", separated by ";".
+OIDC_SERVER_URL = env.str("OIDC_SERVER_URL", default="").rstrip("/")
+OIDC_PROVIDER_ID = env.str("OIDC_PROVIDER_ID", default="sso")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_GROUP_MAP = env.str("OIDC_GROUP_MAP", default="")
+SOCIALACCOUNT_ADAPTER = "soc2hub.sso.SsoAdapter"
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never join an IdP identity to a local account by e-mail
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "provider_id": OIDC_PROVIDER_ID,
+                "name": OIDC_PROVIDER_NAME,
+                "client_id": env.str("OIDC_CLIENT_ID", default=""),
+                "secret": env.str("OIDC_CLIENT_SECRET", default=""),
+                "settings": {
+                    "server_url": OIDC_SERVER_URL,
+                    "token_auth_method": "client_secret_post",
+                    "auth_params": {"scope": env.str("OIDC_SCOPES", default="openid profile email groups")},
+                },
+            }
+        ] if OIDC_SERVER_URL else [],
+    }
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -161,11 +292,14 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if DEBUG or LOCAL
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
+# A local server has no collectstatic: WhiteNoise serves static/ and the apps' files directly.
+WHITENOISE_USE_FINDERS = DEBUG or LOCAL
+WHITENOISE_AUTOREFRESH = DEBUG or LOCAL
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
 FILE_UPLOAD_HANDLERS = [
     "soc2hub.uploads.SizeLimitUploadHandler",  # stops an oversized file while it arrives
@@ -209,6 +343,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # soc2hub.apps) at this hour; from then on it is changed in the admin, not here.
 DAILY_JOBS_HOUR = env.int("DAILY_JOBS_HOUR", default=6)
 
+# --- cache -------------------------------------------------------------------------------
+# Shared by every process: used-code markers for TOTP replay, API throttles, allauth's rate
+# limits. Redis when there is one, else files under the var dir (web and worker share them).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+              "LOCATION": str(VAR_DIR / "cache")}
+    )
+}
+
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
@@ -220,6 +366,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="30/minute"),
+        "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "soc2hub API",
@@ -248,7 +402,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- security (production) -------------------------------------------------------------
-if not DEBUG:
+if not (DEBUG or LOCAL):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
@@ -260,6 +414,42 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Error pages: branded HTML, JSON under /api/ (soc2hub.error_views; the 400, 403, 404 and 500
+# handlers are in soc2hub.urls).
+CSRF_FAILURE_VIEW = "soc2hub.error_views.csrf_failure"
+
+# Content-Security-Policy (django-csp): scripts from this site or carrying the response's nonce,
+# styles from this site only: no inline event handlers, style attributes or eval. Single
+# sign-on posts a form that redirects to the identity provider, so form-action also names the
+# OIDC_SERVER_URL origin (added per response by soc2hub.security). Downloads send their own
+# sandbox policy, which this one never replaces.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features nobody here needs are off for this site and anything it embeds;
+# WebAuthn stays open to the site itself for security keys and passkeys.
+PERMISSIONS_POLICY = {
+    **{feature: [] for feature in (
+        "accelerometer", "autoplay", "bluetooth", "browsing-topics", "camera", "display-capture",
+        "encrypted-media", "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer",
+        "microphone", "midi", "payment", "picture-in-picture", "screen-wake-lock", "serial", "usb",
+        "xr-spatial-tracking",
+    )},
+    "publickey-credentials-create": "self",
+    "publickey-credentials-get": "self",
+}
 
 LOGGING = {
     "version": 1,

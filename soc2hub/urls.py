@@ -1,13 +1,16 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from allauth.account import views as account_views
 from django.urls import include, path
 
-from soc2hub import views
+from soc2hub import auth_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("allauth.urls")),
+    path("security/lockouts/", auth_views.lockout_list, name="lockout_list"),
+    path("security/lockouts/unlock/", auth_views.lockout_unlock, name="lockout_unlock"),
     path("teams/", views.team_list, name="team_list"),
     path("teams/<slug:slug>/", views.team_detail, name="team_detail"),
     path("activity/", views.activity_list, name="activity_list"),

@@ -35,6 +35,13 @@ def _isolated_media(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # The real hasher costs ~0.3 s a person; tests make hundreds of people.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A cache of the test's own: throttles, used TOTP codes and rate limits start empty, and
+    # parallel workers never share them. Tests of the Redis cache ask for it themselves.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"test-{tmp_path.name}"}}
+    # Most tests sign people in with force_login and no second factor; the MFA tests turn the
+    # production default (Security, Leadership, Finance, Auditors) back on.
+    settings.MFA_REQUIRED_GROUPS = []
 
 
 @pytest.fixture(autouse=True, scope="session")

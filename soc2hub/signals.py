@@ -1,0 +1,49 @@
+"""Sign-in events that belong on the record, and wrong second-factor codes counted as failures."""
+
+from allauth.mfa import signals as mfa_signals
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
+from django.dispatch import receiver
+
+from soc2hub.models import User
+from soc2hub.services import activity_record
+
+
+@receiver(mfa_signals.authentication_failed)
+def _count_wrong_code(sender, request, user, **kwargs):
+    """A wrong TOTP or recovery code at sign-in counts like a wrong password (django-axes)."""
+    user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
+
+
+@receiver(user_locked_out)
+def _record_lockout(sender, request, username, ip_address, **kwargs):
+    from soc2hub.auth import locked_until, lockout_message
+
+    person = User.objects.filter(username=username).first() if username else None
+    until = locked_until(username=username, ip_address=ip_address)
+    with transaction.atomic():
+        activity_record(
+            actor=None, verb="account.locked_out", obj=person,
+            after={"username": username or "", "ip_address": ip_address,
+                   "until": until.isoformat() if until else None, "path": getattr(request, "path", "")},
+            message=f"Sign-in for {username or 'an unknown username'} from {ip_address} locked out. "
+                    + lockout_message(until).split(". ", 1)[-1],
+        )
+
+
+def _record_authenticator(verb: str, words: str):
+    def record(sender, request, user, authenticator=None, **kwargs):
+        kind = authenticator.get_type_display() if authenticator is not None else "authenticator"
+        with transaction.atomic():
+            activity_record(actor=user, verb=verb, obj=user, after={"type": kind},
+                            message=f"{user} {words} {kind}.")
+    return record
+
+
+_added = _record_authenticator("account.mfa_added", "set up")
+_removed = _record_authenticator("account.mfa_removed", "removed")
+_reset = _record_authenticator("account.mfa_reset", "regenerated")
+mfa_signals.authenticator_added.connect(_added, dispatch_uid="soc2hub.mfa_added")
+mfa_signals.authenticator_removed.connect(_removed, dispatch_uid="soc2hub.mfa_removed")
+mfa_signals.authenticator_reset.connect(_reset, dispatch_uid="soc2hub.mfa_reset")
