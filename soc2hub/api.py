@@ -1,6 +1,8 @@
 """The REST API's router, and the organisation endpoints (teams, activity log)."""
 
-from django.urls import include, path
+from urllib.parse import urlsplit
+
+from django.urls import Resolver404, include, path, resolve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import routers, serializers, viewsets
 
@@ -48,7 +50,37 @@ class ActivityLogViewSet(viewsets.ReadOnlyModelViewSet):
         return permissions.restrict(ActivityLog.objects.select_related("actor", "content_type"), self.request.user)
 
 
-router = routers.DefaultRouter()
+class ApiRootView(routers.APIRootView):
+    """The API's index: the endpoints whose list the caller may open, nothing they may not
+    (an external auditor sees their audits, requests and reports)."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response.data = {name: url for name, url in response.data.items() if _may_list(request, name, url)}
+        return response
+
+
+def _may_list(request, prefix: str, url: str) -> bool:
+    """Would ``GET /api/v1/<prefix>/`` let this caller in? The same permission classes the
+    list runs, and for an external auditor the portal's guard (``permissions.auditor_may``)."""
+    viewset_class = next(viewset for registered, viewset, _ in router.registry if registered == prefix)
+    viewset = viewset_class(request=request, args=(), kwargs={}, format_kwarg=None, action="list")
+    if not all(permission.has_permission(request, viewset) for permission in viewset.get_permissions()):
+        return False
+    if request.user.is_external_auditor:
+        try:
+            match = resolve(urlsplit(url).path)
+        except Resolver404:
+            return False
+        return bool(permissions.auditor_may(match, "GET"))
+    return True
+
+
+class Router(routers.DefaultRouter):
+    APIRootView = ApiRootView
+
+
+router = Router()
 router.register("teams", TeamViewSet, basename="team")
 router.register("criteria", CriterionViewSet, basename="criterion")
 router.register("controls", ControlViewSet, basename="control")

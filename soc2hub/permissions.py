@@ -614,23 +614,40 @@ def restrict(queryset: models.QuerySet, user, action: str = VIEW) -> models.Quer
     return queryset if can(user, action, queryset.model) else queryset.none()
 
 
+def _model_of_view(view) -> type[models.Model] | None:
+    """The model a view's rows are, or None for a view with no queryset (the API root, the
+    schema), which DRF marks with ``_ignore_model_permissions``."""
+    if getattr(view, "_ignore_model_permissions", False) or not hasattr(view, "get_queryset"):
+        return None
+    try:
+        queryset = view.get_queryset()
+    except AssertionError:  # a GenericAPIView that names no queryset
+        return None
+    return getattr(queryset, "model", None)
+
+
 class ApiPermission(drf_permissions.BasePermission):
     """DRF's door to this module. A viewset names the action each of its methods needs in
-    ``permission_actions`` (e.g. ``{"partial_update": "change_owners"}``); reads need ``view``."""
+    ``permission_actions`` (e.g. ``{"partial_update": "change_owners"}``); reads need ``view``.
+    A view without a queryset (the API root) shows no rows: anyone signed in may read it, and
+    nobody may write to it."""
 
     def _action(self, request, view) -> str:
         mapping = getattr(view, "permission_actions", {})
-        if view.action in mapping:
-            return mapping[view.action]
+        action = getattr(view, "action", None)
+        if action in mapping:
+            return mapping[action]
         if request.method in drf_permissions.SAFE_METHODS:
             return VIEW
-        return {"create": ADD, "destroy": "delete"}.get(view.action, CHANGE)
+        return {"create": ADD, "destroy": "delete"}.get(action, CHANGE)
 
     def has_permission(self, request, view):
         if not _signed_in(request.user):
             return False
-        model = view.get_queryset().model
-        if view.action in ("create", "list"):
+        model = _model_of_view(view)
+        if model is None:
+            return request.method in drf_permissions.SAFE_METHODS
+        if getattr(view, "action", None) in ("create", "list"):
             # A list is refused outright when the model's rule refuses the whole kind of row
             # (e.g. the activity log for a team member); otherwise restrict() filters it.
             return can(request.user, self._action(request, view), model)

@@ -72,6 +72,7 @@ API = {
     "/api/v1/controls/": STAFF,
     "/api/v1/controls/HR-01/": STAFF,
     "/api/v1/activity/": {"security", "leadership"},
+    "/api/v1/": EVERYONE,
     "/api/v1/schema/": EVERYONE,
     "/api/v1/docs/": EVERYONE,
 }
