@@ -56,6 +56,19 @@ def has_second_factor(user) -> bool:
     ).exists()
 
 
+@transaction.atomic
+def second_factor_enrol(*, user, secret: str) -> list[str]:
+    """Give ``user`` an authenticator app with ``secret`` (base32) and recovery codes, the way
+    the enrolment page does after the first code is confirmed; returns the unused recovery codes.
+    Used to seed the demo's signers; people enrol themselves on the page."""
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, secret)
+    return RecoveryCodes.activate(user).get_unused_codes()
+
+
 class MfaRequiredMiddleware:
     """Sends a person who must use a second factor and has none to the enrolment page; the API
     answers 403 for them. Enrolment, signing out and static files stay open."""

@@ -72,3 +72,31 @@ class ControlFactory(factory.django.DjangoModelFactory):
 
 
 __all__ = ["PASSWORD", "Role", "UserFactory", "TeamFactory", "member_of", "CriterionFactory", "ControlFactory"]
+
+
+def second_factor(user: User) -> str:
+    """An unused second-factor code for ``user`` (a recovery code: no clock, never replayed),
+    enrolling them with an authenticator app first if they have none. Tests of TOTP codes
+    themselves use ``totp_now``."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    from soc2hub.auth import second_factor_enrol
+
+    codes = second_factor_enrol(user=user, secret=TOTP_SECRET)
+    if not codes:  # all ten used: start a new set, as "regenerate" on the page does
+        Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).delete()
+        codes = RecoveryCodes.activate(user).get_unused_codes()
+    return codes[0]
+
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32; every test person who enrols gets it
+
+
+def totp_now(secret: str = TOTP_SECRET, *, offset: int = 0) -> str:
+    """The code an authenticator app shows now (``offset`` 30-second steps away)."""
+    import time
+
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + offset))
