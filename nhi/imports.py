@@ -1,6 +1,8 @@
 """Imports of non-human identities: upload, check (the dry run), apply (all or nothing).
 
-An import moves queued → running (checking) → previewed → applying → applied, or to failed.
+An import moves queued → running (checking) → previewed → applying → applied, or to failed;
+a preview nobody applies is discarded (by Security, or by the daily job after
+``NHI_IMPORT_PREVIEW_DAYS``).
 
 * ``import_create`` stores the upload with its SHA-256 and queues the check.
 * ``import_check`` (a task) streams the file through its importer, compares each row with the
@@ -16,12 +18,19 @@ What a format carries always applies; what it does not carry is never touched on
 identities (see ``nhi.importers.base`` for ``fields``, ``defaults`` and ``add_tags``). An
 existing identity keeps its owner team unless the file names one; the import's default team
 goes to new identities that name none, and to existing ones that have none.
+
+Uploaded files are kept only while they may still be applied, and after they were: an applied
+file is the record of what was imported (its SHA-256 is in the activity log). Every refusal —
+a failed check or apply, a preview with errors, a discarded preview — removes the file once
+the new status is committed (``_remove_on_commit``), and an upload whose row cannot be
+written leaves no file behind.
 """
 
 import datetime as dt
 import hashlib
 import io
 import logging
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,14 +128,17 @@ def import_create(*, actor, format: str, upload, default_team: Team | None = Non
     if "\x00" in text:
         raise ValidationError(f"{label} contains binary data; imports take CSV or JSON files.")
 
-    stored = None
+    imp = NhiImport(format=format, original_name=name, sha256=digest.hexdigest(), created_by=actor,
+                    default_team=default_team, apply_when_clean=apply_when_clean,
+                    preview={"options": {"default_environment": default_environment}})
+    # A name no other file has, known before the first byte is written: a write that fails
+    # half-way leaves a partial file under it, and that is what gets removed.
+    target = NhiImport.file.field.generate_filename(imp, f"{secrets.token_hex(8)}-{name}")
+    storage = NhiImport.file.field.storage
     try:
-        with transaction.atomic():
-            imp = NhiImport(format=format, original_name=name, sha256=digest.hexdigest(), created_by=actor,
-                            default_team=default_team, apply_when_clean=apply_when_clean,
-                            preview={"options": {"default_environment": default_environment}})
-            imp.file.save(name, upload, save=False)
-            stored = imp.file.name
+        # durable: no outer transaction may roll the row back after the file is kept.
+        with transaction.atomic(durable=True):
+            imp.file.name = storage.save(target, upload)
             imp.save()
             activity_record(actor=actor, verb="nhi_import.uploaded", obj=imp,
                             after={"format": format, "name": name, "size": size, "sha256": imp.sha256,
@@ -134,11 +146,28 @@ def import_create(*, actor, format: str, upload, default_team: Team | None = Non
                                    "default_environment": default_environment})
             pk = imp.pk
             transaction.on_commit(lambda: tasks.import_check.delay(pk))
-    except Exception:
-        if stored:
-            NhiImport.file.field.storage.delete(stored)
+    except BaseException:
+        _remove_file(imp.file.name or target)
         raise
     return imp
+
+
+def _remove_file(name: str) -> None:
+    """Delete a stored upload. A failure is logged, not raised: the import's state is already
+    decided, and the file is found again by its name in the log."""
+    if not name:
+        return
+    try:
+        NhiImport.file.field.storage.delete(name)
+    except Exception:
+        logger.exception("Could not delete the NHI import file %s", name)
+
+
+def _remove_on_commit(name: str) -> None:
+    """Delete the file once the state change that refuses it is committed (at once outside a
+    transaction); if that change rolls back, the file stays with the row that still needs it."""
+    if name:
+        transaction.on_commit(lambda: _remove_file(name))
 
 
 # --- comparing a file with the database ---------------------------------------------------------
@@ -433,14 +462,20 @@ def import_check(import_id: int) -> NhiImport | None:
     else:
         message = f"{_summary(counts)}. Nothing is written until you apply it."
     if tally.secrets:
-        imp.file.storage.delete(imp.file.name)
-        NhiImport.objects.filter(pk=import_id).update(file="")
         message += (" The file held what look like secrets, so it has been deleted from soc2hub's storage "
                     "(its SHA-256 is kept). Rotate those credentials: the file exposed them.")
-    NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
-        status=ImportStatus.PREVIEWED, processed_rows=imp.total_rows, new_count=counts["new"],
-        updated_count=counts["updated"], unchanged_count=counts["unchanged"], error_count=counts["errors"],
-        preview=tally.preview(options), message=message)
+    elif counts["errors"]:
+        message += " The file has been removed from soc2hub's storage (its SHA-256 is kept)."
+    results = {"status": ImportStatus.PREVIEWED, "processed_rows": imp.total_rows, "new_count": counts["new"],
+               "updated_count": counts["updated"], "unchanged_count": counts["unchanged"],
+               "error_count": counts["errors"], "preview": tally.preview(options), "message": message}
+    with transaction.atomic():
+        if counts["errors"]:
+            # A preview with errors can never be applied (all or nothing): its file goes now.
+            results["file"] = ""
+        claimed = NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(**results)
+        if claimed and counts["errors"]:
+            _remove_on_commit(imp.file.name)
     imp = NhiImport.objects.select_related("created_by").filter(pk=import_id).first()
     if imp and imp.apply_when_clean and imp.status == ImportStatus.PREVIEWED and not imp.error_count:
         return import_apply(imp=imp, actor=imp.created_by)
@@ -454,8 +489,22 @@ def _record_progress(import_id: int, done: int) -> bool:
 
 
 def _fail(import_id: int, from_status: str, message: str) -> NhiImport | None:
-    NhiImport.objects.filter(pk=import_id, status=from_status).update(status=ImportStatus.FAILED, message=message)
+    """Mark the import failed, if it is still ``from_status``, and remove its file with it."""
+    _finish(import_id, (from_status,), ImportStatus.FAILED, message)
     return NhiImport.objects.filter(pk=import_id).first()
+
+
+def _finish(import_id: int, from_statuses, status: str, message: str) -> bool:
+    """Move an import that will never be applied to ``status`` (failed or discarded) and
+    remove its file when that commits. False when it had already moved on."""
+    with transaction.atomic():
+        name = (NhiImport.objects.select_for_update().filter(pk=import_id, status__in=from_statuses)
+                .values_list("file", flat=True).first())
+        if name is None:
+            return False
+        NhiImport.objects.filter(pk=import_id).update(status=status, message=message, file="")
+        _remove_on_commit(name)
+    return True
 
 
 # --- applying --------------------------------------------------------------------------------
@@ -470,6 +519,8 @@ def _refusal(imp: NhiImport) -> str:
         return "This import is already being applied."
     if imp.status == ImportStatus.APPLIED:
         return "This import has already been applied."
+    if imp.status == ImportStatus.DISCARDED:
+        return "This import was discarded and its file removed; upload the file again to import it."
     return f"This import failed ({imp.message.rstrip('.')}): {NOTHING_WRITTEN}"
 
 
@@ -561,3 +612,42 @@ def import_apply_now(import_id: int, actor_id: int | None = None) -> NhiImport |
                      f"Applying stopped unexpectedly ({exc.__class__.__name__}); everything was rolled back, "
                      "nothing was written. Upload the file again to retry.")
     return NhiImport.objects.filter(pk=import_id).first()
+
+
+# --- discarding ------------------------------------------------------------------------------
+
+UNFINISHED = (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.APPLYING)
+
+
+@transaction.atomic
+def import_discard(*, imp: NhiImport, actor) -> NhiImport:
+    """Security drops a preview instead of applying it: the import is discarded, its file removed."""
+    permissions.require(actor, permissions.IMPORT, imp)
+    if not _finish(imp.pk, (ImportStatus.PREVIEWED,), ImportStatus.DISCARDED,
+                   f"Discarded by {actor} without being applied; its file was removed."):
+        current = NhiImport.objects.get(pk=imp.pk)
+        if current.status in UNFINISHED:
+            raise ValidationError("The file is still being checked or applied; discard it once the preview is ready.")
+        raise ValidationError(f"This import is already {current.get_status_display().lower()}; there is nothing "
+                              "to discard.")
+    activity_record(actor=actor, verb="nhi_import.discarded", obj=imp, after={"sha256": imp.sha256})
+    imp.refresh_from_db()
+    return imp
+
+
+def imports_expire(*, as_of: dt.date) -> dict:
+    """The daily clean-up: a preview nobody applied within ``NHI_IMPORT_PREVIEW_DAYS`` is
+    discarded, and an import whose worker never finished within that time failed; either way its
+    file is removed. Idempotent: each import moves once, by a conditional update."""
+    days = settings.NHI_IMPORT_PREVIEW_DAYS
+    before = timezone.make_aware(dt.datetime.combine(as_of - dt.timedelta(days=days), dt.time.min))
+    old = NhiImport.objects.filter(created_at__lt=before)
+    discarded = failed = 0
+    for pk in old.filter(status=ImportStatus.PREVIEWED).values_list("pk", flat=True):
+        discarded += _finish(pk, (ImportStatus.PREVIEWED,), ImportStatus.DISCARDED,
+                             f"Not applied within {days} days, so it was discarded and its file removed.")
+    for pk in old.filter(status__in=UNFINISHED).values_list("pk", flat=True):
+        failed += _finish(pk, UNFINISHED, ImportStatus.FAILED,
+                          f"The worker had not finished it after {days} days, so it failed and its file was "
+                          "removed; nothing was written. Upload the file again to retry.")
+    return {"discarded": discarded, "failed": failed}

@@ -300,11 +300,15 @@ class ImportStatus(models.TextChoices):
     APPLYING = "applying", "Applying"
     APPLIED = "applied", "Applied"
     FAILED = "failed", "Failed"
+    DISCARDED = "discarded", "Discarded"
 
 
 class NhiImport(models.Model):
     """One uploaded file, checked in full (the dry run) before anything is written; applying it
-    is all or nothing. Both steps run in Celery and report progress here."""
+    is all or nothing. Both steps run in Celery and report progress here.
+
+    Only an import that may still be applied, or that was applied, keeps its file: a failed,
+    refused or discarded one loses it (``file`` is then empty; ``sha256`` stays)."""
 
     format = models.CharField(max_length=30, choices=ImportFormat.choices)
     file = models.FileField(upload_to="nhi/imports/%Y/%m/", max_length=500)

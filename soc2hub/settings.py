@@ -495,5 +495,7 @@ NHI_EXPIRING_DAYS = env.int("NHI_EXPIRING_DAYS", default=30)
 NHI_IMPORT_MAX_ROWS = env.int("NHI_IMPORT_MAX_ROWS", default=250_000)
 NHI_IMPORT_MAX_BYTES = env.int("NHI_IMPORT_MAX_MB", default=100) * 1024 * 1024
 NHI_IMPORT_MAX_JSON_BYTES = env.int("NHI_IMPORT_MAX_JSON_MB", default=25) * 1024 * 1024
+# A preview nobody applies within this many days is discarded and its file removed.
+NHI_IMPORT_PREVIEW_DAYS = env.int("NHI_IMPORT_PREVIEW_DAYS", default=7)
 # Form fields (not files) larger than this are refused before Django reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # non-file form fields

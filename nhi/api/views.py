@@ -142,11 +142,13 @@ class NhiImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     """Imports (Security). POST a file with its ``format`` (csv, aws-credential-report,
     k8s-serviceaccounts); the check runs in the background: poll the import until its status
     is ``previewed`` (or ``failed``), then POST .../apply/ — or send ``dry_run=false`` to apply
-    as soon as the check finds no error. Applying is all or nothing."""
+    as soon as the check finds no error. Applying is all or nothing. POST .../discard/ drops a
+    preview you will not apply. A failed, refused or discarded import's file is removed."""
 
     serializer_class = NhiImportSerializer
     parser_classes = [MultiPartParser, FormParser]
-    permission_actions = {"create": "import", "apply": "import", "list": "import", "retrieve": "import"}
+    permission_actions = {"create": "import", "apply": "import", "discard": "import", "list": "import",
+                          "retrieve": "import"}
 
     def get_queryset(self):
         return NhiImport.objects.select_related("created_by", "default_team").order_by("-created_at")
@@ -157,10 +159,11 @@ class NhiImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
 
     @extend_schema(request=NhiImportUploadSerializer, responses={201: NhiImportSerializer})
     def create(self, request, *args, **kwargs):
-        refused = getattr(request._request, "upload_refused", None)
+        data = request.data  # parsing runs the upload handlers, which stop an oversized file mid-stream
+        refused = getattr(request._request, "upload_refused", None)  # see soc2hub.uploads
         if refused:
             raise UploadTooLarge(refused)
-        body = NhiImportUploadSerializer(data=request.data)
+        body = NhiImportUploadSerializer(data=data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         apply_when_clean = not data.pop("dry_run")
@@ -172,4 +175,10 @@ class NhiImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
         imp = _run(imports.import_apply, imp=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=imp.pk)).data)
+
+    @extend_schema(request=None, responses=NhiImportSerializer)
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk=None):
+        imp = _run(imports.import_discard, imp=self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=imp.pk)).data)

@@ -67,3 +67,15 @@ def import_apply(request, pk):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(imp)
+
+
+@login_required
+@require_POST
+def import_discard(request, pk):
+    imp = _get_import(request, pk)
+    try:
+        imports.import_discard(imp=imp, actor=request.user)
+        messages.success(request, "Import discarded; its file was removed. Nothing was written.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(imp)
