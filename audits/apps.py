@@ -4,4 +4,5 @@ from django.apps import AppConfig
 class AuditsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "audits"
+    security_manages = True  # Security administers its rows in the admin (soc2hub.admin_rights)
     verbose_name = "Audits"

@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.forms.models import model_to_dict
 from guardian.admin import GuardedModelAdmin
 
-from nhi.services import nhi_flag_owner_left
 from soc2hub.models import ActivityLog, Membership, Notification, Team, User
-from soc2hub.services import activity_record
+from soc2hub.services import activity_record, person_left
 
 
 def _jsonable(obj) -> dict:
@@ -68,16 +68,50 @@ class TeamAdmin(ActivityLoggedAdmin, GuardedModelAdmin):
     inlines = [MembershipInline]
 
 
+def _admin_site_open_to(request) -> bool:
+    """The admin is for superusers (setup) and Security (what it runs: see admin_rights)."""
+    user = request.user
+    return user.is_active and (user.is_superuser or user.is_security)
+
+
+admin.site.has_permission = _admin_site_open_to
+
+# Who is an administrator, and what a person may do, stay with superusers.
+ADMIN_ONLY_USER_FIELDS = {"is_superuser", "is_staff", "groups", "user_permissions", "password"}
+
+
 @admin.register(User)
 class UserAdmin(ActivityLoggedAdmin, BaseUserAdmin):
     list_display = ["username", "first_name", "last_name", "email", "is_active", "is_staff"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in ADMIN_ONLY_USER_FIELDS]})
+                for name, options in fieldsets]
+
+    def has_add_permission(self, request):
+        """New people come from the identity provider or the setup administrator, with their
+        own password; Security never sets one."""
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only the setup administrator changes another person's password.")
+        return super().user_change_password(request, id, form_url)
 
     def save_model(self, request, obj, form, change):
         was_active = change and User.objects.filter(pk=obj.pk, is_active=True).exists()
         super().save_model(request, obj, form, change)
         if was_active and not obj.is_active:
-            # Someone left: their non-human identities must be transferred (OWASP NHI1:2025).
-            nhi_flag_owner_left(user=obj, actor=request.user)
+            # Someone left: the apps' leaving steps run (nhi: identities to transfer, OWASP NHI1:2025).
+            person_left(user=obj, actor=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False  # people leave: deactivate them, the log keeps pointing at them

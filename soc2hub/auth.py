@@ -12,6 +12,7 @@ check an exception signature asks for.
 """
 
 import datetime as dt
+import time
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
@@ -20,6 +21,7 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_ip_address, get_cool_off
 from axes.models import AccessAttempt
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
@@ -69,6 +71,11 @@ def second_factor_enrol(*, user, secret: str) -> list[str]:
     return RecoveryCodes.activate(user).get_unused_codes()
 
 
+def unused_recovery_codes(user) -> list[str]:
+    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).first()
+    return authenticator.wrap().get_unused_codes() if authenticator else []
+
+
 class MfaRequiredMiddleware:
     """Sends a person who must use a second factor and has none to the enrolment page; the API
     answers 403 for them. Enrolment, signing out and static files stay open."""
@@ -96,6 +103,41 @@ class AccountAdapter(DefaultAccountAdapter):
         """Accounts come from Security (the admin) or the identity provider, never a form."""
         return False
 
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """Changing one's second factor or password asks for the password again, unless the
+        person signed in (password, then code) within the last few minutes: someone sent to
+        enrolment straight after signing in is not asked twice."""
+        from allauth.account import app_settings as account_settings
+        from allauth.account.internal.flows.login import get_authentication_records
+        from allauth.core import context
+
+        request = context.request
+        records = get_authentication_records(request, request.user) if request is not None else []
+        if records and time.time() - records[-1]["at"] < account_settings.REAUTHENTICATION_TIMEOUT:
+            return False
+        return super().is_reauthentication_required(app=app, **kwargs)
+
+    def pre_login(self, request, user, **kwargs):
+        """An account made by single sign-on signs in only through the identity provider, even
+        if a password was set on it: disabling someone there must lock them out here."""
+        from soc2hub.sso import sso_managed
+
+        if not (kwargs.get("signal_kwargs") or {}).get("sociallogin") and sso_managed(user):
+            from allauth.account.internal.stagekit import clear_login
+
+            clear_login(request)
+            return render(request, "account/sso_refused.html", {"message": (
+                f"This account signs in with {settings.OIDC_PROVIDER_NAME} only: use the "
+                f"“Sign in with {settings.OIDC_PROVIDER_NAME}” button.")}, status=403)
+        return super().pre_login(request, user, **kwargs)
+
+    def send_password_reset_mail(self, user, email, context) -> None:
+        """No password reset for single sign-on accounts: their password lives at the IdP."""
+        from soc2hub.sso import sso_managed
+
+        if not sso_managed(user):
+            super().send_password_reset_mail(user, email, context)
+
 
 class MfaAdapter(DefaultMFAAdapter):
     def get_totp_label(self, user) -> str:
@@ -109,8 +151,19 @@ class LockoutHandler(AxesDatabaseHandler):
     from one address within the cool-off, whatever the usernames, lock that address out."""
 
     def is_locked(self, request, credentials=None) -> bool:
-        if super().is_locked(request, credentials):
-            return True
+        return super().is_locked(request, credentials) or self._address_locked(request)
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if request is not None and not getattr(request, "axes_locked_out", False) and self._address_locked(request):
+            # Axes flags a lockout by the username's own count; the address's ceiling too.
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+            user_locked_out.send("axes", request=request, username=credentials.get("username"),
+                                 ip_address=client_ip(request))
+
+    @staticmethod
+    def _address_locked(request) -> bool:
         ip_address = client_ip(request)
         return bool(ip_address) and address_failures(ip_address) >= settings.AXES_IP_FAILURE_LIMIT
 

@@ -24,10 +24,12 @@ from evidence.models import AWAITING_TEAM, EvidenceRequest
 from nhi.campaigns import campaign_open, item_attest
 from nhi.models import DEFAULT_ROTATION_DAYS, NonHumanIdentity, rotation_due
 from soc2hub import jobs, notifications
+from soc2hub.auth import mfa_required, second_factor_enrol
 from soc2hub.models import ActivityLog, Membership, Role, Team, User
 from soc2hub.services import activity_record
 
 DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo_org.json"
+DEMO_ADMIN = "admin"
 
 
 @dataclass
@@ -59,8 +61,6 @@ def _users(data, teams, result) -> None:
                 first_name=row.get("first_name", ""),
                 last_name=row.get("last_name", ""),
                 email=row.get("email", ""),
-                is_staff=Role.SECURITY in row.get("groups", []),
-                is_superuser=Role.SECURITY in row.get("groups", []),
             )
             user.set_password(settings.DEMO_PASSWORD)
             user.save()
@@ -168,7 +168,32 @@ def _sign_all(exception, people) -> None:
         exception_services.exception_sign(
             exception=exception, signer=person, decision="approve", typed_name=person.get_full_name(),
             password=settings.DEMO_PASSWORD, content_sha256=content_sha256, ip_address="127.0.0.1",
+            otp_code=_recovery_codes(person)[0],  # the step-up, with one of the person's recovery codes
         )
+
+
+def _recovery_codes(person) -> list[str]:
+    return second_factor_enrol(user=person, secret=settings.DEMO_TOTP_SECRET)
+
+
+def _access(result) -> None:
+    """Who administers what: a separate ``admin`` superuser for setup; Security administers
+    the programme but is no superuser; everyone whom MFA_REQUIRED_GROUPS names gets the demo
+    authenticator key (README) so the demo signs in with the production default."""
+    if not User.objects.filter(username=DEMO_ADMIN).exists():
+        User.objects.create_superuser(username=DEMO_ADMIN, email="admin@example.com", password=settings.DEMO_PASSWORD,
+                                      first_name="Setup", last_name="Administrator")
+        result.created.append(f"superuser {DEMO_ADMIN}")
+    demoted = User.objects.filter(username__in=[u.username for u in result.users], is_superuser=True)
+    for person in demoted:
+        activity_record(actor=None, verb="demo.superuser_removed", obj=person,
+                        message=f"{person} is no longer a superuser: Security administers the programme, "
+                                f"{DEMO_ADMIN} the accounts.")
+    demoted.update(is_superuser=False, is_staff=False)
+    for person in result.users:
+        if mfa_required(person):
+            _recovery_codes(person)
+            result.created.append(f"authenticator app for {person.username}")
 
 
 def _exceptions(teams, result) -> None:
@@ -367,6 +392,10 @@ def seed_demo(path: Path = DEMO_FILE) -> SeedResult:
     result = SeedResult(first_run=not ActivityLog.objects.filter(verb="demo.seeded").exists())
     teams = _teams(data, result)
     _users(data, teams, result)
+    if not ActivityLog.objects.filter(verb="demo.access_seeded").exists():
+        # Its own marker: a demo seeded before sign-in hardening gets it on its next run.
+        _access(result)
+        activity_record(actor=None, verb="demo.access_seeded")
     if result.first_run:
         _owners_and_controls(data, teams, result)
         _evidence(data, teams, result)

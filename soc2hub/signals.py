@@ -1,12 +1,14 @@
 """Sign-in events that belong on the record, and wrong second-factor codes counted as failures."""
 
 from allauth.mfa import signals as mfa_signals
+from axes.helpers import get_cool_off
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
+from django.utils import timezone
 
-from soc2hub.models import User
+from soc2hub.models import ActivityLog, User
 from soc2hub.services import activity_record
 
 
@@ -20,8 +22,13 @@ def _count_wrong_code(sender, request, user, **kwargs):
 def _record_lockout(sender, request, username, ip_address, **kwargs):
     from soc2hub.auth import locked_until, lockout_message
 
-    person = User.objects.filter(username=username).first() if username else None
     until = locked_until(username=username, ip_address=ip_address)
+    already = ActivityLog.objects.filter(verb="account.locked_out", after__username=username or "",
+                                         after__ip_address=ip_address,
+                                         created_at__gte=timezone.now() - get_cool_off())
+    if already.exists():
+        return  # one entry per lockout, however many attempts keep arriving during it
+    person = User.objects.filter(username=username).first() if username else None
     with transaction.atomic():
         activity_record(
             actor=None, verb="account.locked_out", obj=person,
