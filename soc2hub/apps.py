@@ -25,4 +25,10 @@ class Soc2hubConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(ensure_daily_schedule, sender=self)
+        from soc2hub.admin_rights import security_admin_rights_ensure
+
+        # Connected for every app's migrate (no sender): permissions of apps migrated after
+        # soc2hub exist only by then.
+        post_migrate.connect(security_admin_rights_ensure, dispatch_uid="soc2hub.security_admin_rights")
         from soc2hub import signals  # noqa: F401  (sign-in events on the record)
+        from soc2hub import sso  # noqa: F401  (checks OIDC_GROUP_MAP at start-up)

@@ -109,8 +109,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "soc2hub.auth.MfaRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "soc2hub.auth.MfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audits.middleware.AuditorMiddleware",
@@ -182,6 +182,9 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# django-axes alone counts failed sign-ins (per username + address, and per address): allauth's
+# own per-address login limit would also throttle a busy office behind one NAT address.
+ACCOUNT_RATE_LIMITS = {"login": False, "login_failed": False}
 
 # Second factor (allauth.mfa): TOTP with recovery codes. Members of these groups must enrol
 # before they can use anything else ("Finance" means members of a finance team); every
@@ -222,6 +225,8 @@ OIDC_PROVIDER_ID = env.str("OIDC_PROVIDER_ID", default="sso")
 OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
 OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
 OIDC_GROUP_MAP = env.str("OIDC_GROUP_MAP", default="")
+# Optional: only IdP accounts whose (verified) e-mail is in one of these domains may sign in.
+OIDC_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in env.list("OIDC_ALLOWED_DOMAINS", default=[])]
 SOCIALACCOUNT_ADAPTER = "soc2hub.sso.SsoAdapter"
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
@@ -460,12 +465,15 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # every attempt is INFO there; lockouts reach the activity log
         "fontTools": {"level": "WARNING"},
     },
 }
 
 # --- soc2hub -------------------------------------------------------------------------------
 DEMO_PASSWORD = "soc2hub-demo"
+# The demo's signers and Security sign in with this authenticator key (README); never a real one.
+DEMO_TOTP_SECRET = "SOC2HUBDEMOKEY234567SOC2HUBDEMO2"
 EVIDENCE_MAX_UPLOAD_BYTES = env.int("EVIDENCE_MAX_UPLOAD_MB", default=50) * 1024 * 1024
 EVIDENCE_ALLOWED_TYPES = env.list(
     "EVIDENCE_ALLOWED_TYPES", default=["pdf", "png", "jpg", "jpeg", "gif", "webp", "csv", "xlsx", "docx", "txt", "json", "zip"]
