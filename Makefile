@@ -17,7 +17,12 @@ PYTEST_ARGS ?=
 # One test process per core (pytest-xdist; each gets its own test database).
 PYTEST_WORKERS ?= auto
 
-export VENV HOST PORT
+# Every target here runs soc2hub as a local server on loopback over plain HTTP (settings.py:
+# LOCAL): a generated secret key under var/, no HTTPS-only settings. DEBUG stays off unless
+# you set DEBUG=true. Production sets SECRET_KEY instead (docker-compose.yml).
+SOC2HUB_LOCAL ?= true
+
+export VENV HOST PORT SOC2HUB_LOCAL
 
 .PHONY: help run test install install-test migrate seed worker dirs clean
 

@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit
 
 from django.urls import Resolver404, include, path, resolve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import routers, serializers, viewsets
 
 from audits.api.views import AuditRequestViewSet, AuditViewSet, ReportViewSet
@@ -78,6 +78,9 @@ def _may_list(request, prefix: str, url: str) -> bool:
 
 class Router(routers.DefaultRouter):
     APIRootView = ApiRootView
+    # No ``/teams.json/``-style duplicates of every route: ``?format=`` and Accept choose the
+    # format, and custom actions need not each take a ``format`` argument (they 500 without it).
+    include_format_suffixes = False
 
 
 router = Router()
@@ -100,5 +103,6 @@ router.register("reports", ReportViewSet, basename="report")
 urlpatterns = [
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file, not inline (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -25,3 +25,9 @@ urlpatterns = [
     path("api/v1/", include("soc2hub.api")),
     path("admin/", admin.site.urls),
 ]
+
+# Branded pages, or JSON under /api/; never Django's debug pages (soc2hub.error_views).
+handler400 = "soc2hub.error_views.bad_request"
+handler403 = "soc2hub.error_views.permission_denied"
+handler404 = "soc2hub.error_views.page_not_found"
+handler500 = "soc2hub.error_views.server_error"

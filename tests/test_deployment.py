@@ -20,7 +20,7 @@ APP_SERVICES = ("web", "worker", "beat")
 # switches (conftest sets DJANGO_ALLOW_ASYNC_UNSAFE for Playwright, which check --deploy
 # rightly rejects): a subprocess must not inherit them from the shell, .ci/run or conftest.
 INHERITED_SETTINGS = re.compile(r"^(DATABASE_URL|REDIS_URL|SECRET_KEY|DEBUG|ALLOWED_HOSTS|EMAIL_URL|MEDIA_ROOT|"
-                                r"SOC2HUB_VAR_DIR|AWS_\w+|SECURE_\w+|CSRF_TRUSTED_ORIGINS|CELERY_\w+|DJANGO_\w+)$")
+                                r"SOC2HUB_\w+|AWS_\w+|SECURE_\w+|CSRF_TRUSTED_ORIGINS|CELERY_\w+|DJANGO_\w+)$")
 
 
 @pytest.fixture(scope="module")
