@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from controls.models import Control, Criterion
 from exceptions.models import ExceptionRecord, ExceptionStatus
 from soc2hub.jobs import run_daily_jobs
-from tests.factories import PASSWORD, ControlFactory, member_of
+from tests.factories import PASSWORD, ControlFactory, member_of, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -70,11 +70,13 @@ def test_access_exception_signed_by_finance_and_leadership_then_expires(
     fin.get_by_label("Approve").check()
     fin.get_by_label("Type your full name").fill("Fran Okoro")
     fin.get_by_label("Your password").fill("not my password")
+    fin.get_by_label("Authentication code").fill(second_factor(finance))
     fin.get_by_role("button", name="Sign").click()
     expect(fin.get_by_text("That password is not correct. Nothing was signed.")).to_be_visible()
     assert exception.signatures.count() == 0
     fin.get_by_label("Approve").check()
     fin.get_by_label("Your password").fill(PASSWORD)
+    fin.get_by_label("Authentication code").fill(second_factor(finance))
     fin.get_by_role("button", name="Sign").click()
     expect(fin.get_by_text(re.compile("Signed: you approved"))).to_be_visible()
     screenshot(fin, "2-finance-signed")
@@ -85,6 +87,7 @@ def test_access_exception_signed_by_finance_and_leadership_then_expires(
     lead.get_by_label("Approve").check()
     lead.get_by_label("Type your full name").fill(leader.get_full_name())
     lead.get_by_label("Your password").fill(PASSWORD)
+    lead.get_by_label("Authentication code").fill(second_factor(leader))
     lead.get_by_role("button", name="Sign").click()
     expect(lead.get_by_test_id("exception-status")).to_contain_text("Approved")
     expect(lead.get_by_test_id("signatures")).to_contain_text("Fran Okoro")
