@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 
 from tests.factories import PASSWORD, Role, TeamFactory, UserFactory, member_of
+from tests.idp.fixtures import idp, idp_slow  # noqa: F401  (a real OpenID Connect provider, for SSO)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
