@@ -41,10 +41,10 @@ class Person:
         self.client = client or Client()
         self.idp_session = requests.Session()
 
-    def start(self) -> str:
+    def start(self, process: str = "login") -> str:
         """Clicks "Sign in with Example IdP"; returns the IdP's authorization URL."""
         response = self.client.post(reverse("openid_connect_login", kwargs={"provider_id": PROVIDER_ID}),
-                                    {"process": "login"})
+                                    {"process": process})
         assert response.status_code == 302, response.content[:500]
         return response["Location"]
 

@@ -5,6 +5,7 @@ the IdP process (``tests.idp``)."""
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.urls import reverse
 
 from soc2hub.models import ActivityLog, Membership, Role, User
 from tests.factories import PASSWORD as LOCAL_PASSWORD
@@ -152,3 +153,23 @@ def test_sso_accounts_get_no_password_reset_mail(person, client):
     client.post("/accounts/password/reset/", {"email": "lou@example.com"})
 
     assert [message.to for message in mail.outbox] == [["lou@example.com"]]
+
+
+def test_sso_people_in_a_role_that_needs_a_second_factor_enrol_one_here_too(person, settings):
+    """The IdP's own second factor is not visible to soc2hub, so the rule stays the same."""
+    settings.MFA_REQUIRED_GROUPS = [Role.SECURITY]
+
+    person.sign_in("sam")
+
+    assert person.client.get("/")["Location"] == reverse("mfa_activate_totp")
+
+
+def test_a_signed_in_local_account_cannot_connect_an_idp_identity_afterwards(person, personas):
+    """Else the local account would become SSO-managed, its roles then taken by the IdP's groups."""
+    person.client.force_login(personas["owner"])
+
+    response = person.back_at_soc2hub(person.at_idp(person.start(process="connect"), "alice"))
+
+    assert response.status_code == 403
+    assert "soc2hub accounts are not connected to Example IdP afterwards" in response.content.decode()
+    assert not SocialAccount.objects.exists()
