@@ -11,9 +11,11 @@ from soc2hub.widgets import DateInput
 
 
 class ExceptionForm(forms.ModelForm):
+    # What the person may not see is offered nowhere and refused exactly like what does not exist.
     controls = forms.ModelMultipleChoiceField(
-        queryset=Control.objects.order_by("ref"), required=False, widget=forms.SelectMultiple(attrs={"size": 8}),
+        queryset=Control.objects.none(), required=False, widget=forms.SelectMultiple(attrs={"size": 8}),
         help_text="The controls this exception deviates from. Teams can choose only controls they own.",
+        error_messages={"invalid_choice": "No such control.", "invalid_pk_value": "No such control."},
     )
     criteria = forms.ModelMultipleChoiceField(
         queryset=Criterion.objects.order_by("sort_order"), required=False,
@@ -23,6 +25,7 @@ class ExceptionForm(forms.ModelForm):
     nhis = forms.ModelMultipleChoiceField(
         queryset=NonHumanIdentity.objects.none(), required=False, widget=forms.SelectMultiple(attrs={"size": 6}),
         label="Non-human identities", help_text="Service accounts or keys the exception covers, if any.",
+        error_messages={"invalid_choice": "No such identity.", "invalid_pk_value": "No such identity."},
     )
 
     class Meta:
@@ -44,6 +47,7 @@ class ExceptionForm(forms.ModelForm):
         if not user.is_security:
             teams = teams.filter(memberships__user=user)
         self.fields["requesting_team"].queryset = teams
+        self.fields["controls"].queryset = permissions.restrict(Control.objects.all(), user).order_by("ref")
         self.fields["nhis"].queryset = permissions.restrict(
             NonHumanIdentity.objects.live().select_related("owner_team"), user).order_by("name")
         today = timezone.localdate()
@@ -65,7 +69,10 @@ class SignForm(forms.Form):
     decision = forms.ChoiceField(choices=SignatureDecision.choices, widget=forms.RadioSelect(attrs={"class": "form-check-input"}))
     typed_name = forms.CharField(max_length=200, label="Type your full name")
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-                               label="Your password")
+                               label="Your password", required=False)  # none for single sign-on people
+    otp_code = forms.CharField(max_length=64, label="Authentication code",
+                               widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+                               help_text="From your authenticator app (or an unused recovery code).")
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
     content_sha256 = forms.CharField(widget=forms.HiddenInput, max_length=64)
 

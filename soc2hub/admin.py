@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.forms.models import model_to_dict
 from guardian.admin import GuardedModelAdmin
 
@@ -75,6 +77,18 @@ def _admin_site_open_to(request) -> bool:
 
 
 admin.site.has_permission = _admin_site_open_to
+_admin_login_form = admin.site.login
+
+
+def _admin_login(request, extra_context=None):
+    """One way in: the admin's own password form would skip the second factor, the lockout
+    page and single sign-on, so signing in happens on soc2hub's page."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.GET.get("next") or reverse("admin:index"), reverse("login"))
+    return _admin_login_form(request, extra_context)
+
+
+admin.site.login = _admin_login
 
 # Who is an administrator, and what a person may do, stay with superusers.
 ADMIN_ONLY_USER_FIELDS = {"is_superuser", "is_staff", "groups", "user_permissions", "password"}

@@ -110,11 +110,18 @@ def test_api_access(world, personas, client_for, persona):
     assert {url: _answer(client.get(url)) for url in API} == expected
 
 
-def test_admin_needs_staff(world, personas, client_for):
-    # None of the personas is staff: the admin sends them all to its own sign-in, except the
-    # external auditor, whom the portal guard refuses outright (and logs).
+def test_admin_opens_to_superusers_and_security_only(world, personas, client_for):
+    # Security administers the programme there (soc2hub.admin_rights); everyone else is sent to
+    # the admin's sign-in, except the external auditor, whom the portal guard refuses (and logs).
     answers = {persona: _answer(client_for(personas[persona]).get("/admin/")) for persona in PERSONAS}
-    assert answers == {**dict.fromkeys(PERSONAS, "admin login"), "auditor": 403}
+    assert answers == {**dict.fromkeys(PERSONAS, "admin login"), "security": 200, "auditor": 403}
+
+
+def test_the_admin_signs_people_in_on_soc2hubs_page(db, client):
+    """The admin's own password form would skip the second factor and the lockout page."""
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/admin/"
+    assert client.post("/admin/login/", {"username": "x", "password": "y"}).status_code == 302
 
 
 def test_admin_open_to_staff_security(world, client_for):
