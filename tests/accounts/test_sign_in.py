@@ -251,3 +251,25 @@ def test_the_external_auditor_may_enrol_through_the_portal_guard(mfa_on, persona
     client = signed_in_through_the_form(personas["auditor"])
     assert client.get("/accounts/2fa/totp/activate/").status_code == 200
     assert client.get("/accounts/2fa/").status_code == 200
+
+
+def test_a_code_used_through_one_server_process_is_refused_by_another(require_redis, enrolled, settings):
+    """With Redis, every web process shares the used-code markers (gunicorn runs several)."""
+    import uuid
+
+    from django.core.cache import caches
+
+    from soc2hub.auth import second_factor_verify
+
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": require_redis, "KEY_PREFIX": prefix}}
+    code = totp_now()
+    assert second_factor_verify(user=enrolled, code=code)
+    server = redis.Redis.from_url(require_redis)
+    assert server.keys(f"{prefix}:*allauth.mfa.totp.used*")  # the marker is on the server, for everyone
+    caches["default"].close()
+    del caches["default"]  # the next use opens a new connection, as another process would
+    assert not second_factor_verify(user=enrolled, code=code)
