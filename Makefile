@@ -24,7 +24,7 @@ SOC2HUB_LOCAL ?= true
 
 export VENV HOST PORT SOC2HUB_LOCAL
 
-.PHONY: help run test install install-test migrate seed worker dirs clean
+.PHONY: help run test lint install install-test migrate seed worker dirs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ worker: install dirs ## run only the Celery worker with embedded beat, in the fo
 # --- testing -----------------------------------------------------------------------
 test: install-test ## run the test suite (pass options with PYTEST_ARGS="-k ownership -x"; PYTEST_WORKERS=0 for one process)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: install-test ## check the code for errors (ruff: syntax, undefined names, unused imports)
+	$(BIN)/ruff check .
 
 clean: ## remove the virtualenv and all local data under var/
 	rm -rf .venv var staticfiles .pytest_cache test-artifacts *.egg-info
