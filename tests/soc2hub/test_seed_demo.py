@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.utils import timezone
 
 from controls import services
@@ -171,3 +172,50 @@ def test_demo_audit_for_the_auditor_with_gaps_and_an_open_request(seeded):
     [request] = AuditRequest.objects.all()
     assert request.stage == "with_team" and request.evidence_request.owner_team.slug == "hr"
     assert len(sample_population(audit, "nhis_revoked")) == NonHumanIdentity.objects.filter(status="revoked").count() > 10
+
+
+def test_demo_access_admin_superuser_security_not_and_second_factors(db, settings, capsys):
+    """Setup belongs to a separate ``admin``; Security administers the programme but is no
+    superuser; the people MFA_REQUIRED_GROUPS names sign in with the documented demo key."""
+    from allauth.mfa.models import Authenticator
+
+    from tests.factories import totp_now
+
+    settings.MFA_REQUIRED_GROUPS = ["Security", "Leadership", "Finance", "Auditors"]
+    call_command("load_soc2_catalog")
+    call_command("seed_demo")
+
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(settings.DEMO_PASSWORD)
+    assert not User.objects.filter(is_superuser=True).exclude(username="admin").exists()
+    enrolled = set(Authenticator.objects.filter(type="totp").values_list("user__username", flat=True))
+    assert enrolled == {"security", "leadership", "auditor", "finance", "fin2"}
+    out = capsys.readouterr().out
+    assert settings.DEMO_TOTP_SECRET in out and "recovery codes" in out
+
+    # The documented key signs the demo's Security lead in, code after password.
+    from django.test import Client
+
+    client = Client()
+    step = client.post("/accounts/login/", {"login": "security", "password": settings.DEMO_PASSWORD})
+    assert step["Location"] == "/accounts/2fa/authenticate/"
+    assert client.post("/accounts/2fa/authenticate/", {"code": totp_now(settings.DEMO_TOTP_SECRET)})["Location"] == "/"
+
+
+def test_an_older_demo_loses_its_superuser_security_and_says_so(db):
+    """A demo seeded before sign-in hardening made ``security`` a superuser; the access step
+    (run once, under its own marker) takes that away and logs it."""
+    from soc2hub import demo
+
+    call_command("load_soc2_catalog")
+    call_command("seed_demo")
+    User.objects.filter(username="security").update(is_superuser=True, is_staff=True)
+    result = demo.SeedResult(users=list(User.objects.filter(username__in=USERS)))
+    with transaction.atomic():
+        demo._access(result)
+    security = User.objects.get(username="security")
+    assert not security.is_superuser and not security.is_staff
+    entry = ActivityLog.objects.get(verb="demo.superuser_removed")
+    assert entry.object_id == str(security.pk) and "no longer a superuser" in entry.message
+    call_command("seed_demo")  # the marker exists: a later run changes nothing
+    assert ActivityLog.objects.filter(verb="demo.superuser_removed").count() == 1
