@@ -127,6 +127,14 @@ def idp_groups(extra_data: dict) -> list[str] | None:
     return None
 
 
+def same_subject(extra_data: dict) -> bool:
+    """OIDC Core 5.3.2: the userinfo's ``sub`` must be the ID token's, or the userinfo may be
+    someone else's (a substituted access token)."""
+    id_sub = (extra_data.get("id_token") or {}).get("sub")
+    info_sub = (extra_data.get("userinfo") or {}).get("sub")
+    return not (id_sub and info_sub) or str(id_sub) == str(info_sub)
+
+
 def domain_allowed(claims: dict) -> bool:
     """With ``OIDC_ALLOWED_DOMAINS`` set, the IdP's e-mail must be in one of them (and not
     marked unverified)."""
@@ -261,6 +269,9 @@ class SsoAdapter(DefaultSocialAccountAdapter):
         if user is not None and not user.is_active:
             logger.info("SSO sign-in refused: account %s is deactivated", user.pk)
             _refuse(request, "Your soc2hub account is deactivated; ask your administrator.")
+        if not same_subject(account.extra_data):
+            logger.warning("SSO sign-in refused: the userinfo's sub is not the ID token's (sub %s)", account.uid)
+            _refuse(request, f"{idp} answered for two different people; sign in again.")
         claims = idp_claims(account.extra_data)
         if not domain_allowed(claims):
             logger.info("SSO sign-in refused: e-mail domain not allowed (sub %s)", account.uid)

@@ -56,3 +56,15 @@ def test_usernames_are_sanitised_and_never_an_existing_one():
     assert username_for({"email": "carol.x@example.com"}) == "carol.x"
     assert username_for({"preferred_username": "<>"}) == "user"
     assert len(username_for({"preferred_username": "z" * 400})) <= 150
+
+
+@pytest.mark.parametrize("extra_data, same", [
+    ({"id_token": {"sub": "1"}, "userinfo": {"sub": "1"}}, True),
+    ({"id_token": {"sub": "1"}, "userinfo": {"sub": "2"}}, False),
+    ({"id_token": {"sub": "1"}}, True),
+    ({"userinfo": {"sub": "2"}}, True),
+])
+def test_the_userinfo_must_be_about_the_person_the_id_token_names(extra_data, same):
+    from soc2hub.sso import same_subject
+
+    assert same_subject(extra_data) is same
