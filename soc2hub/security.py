@@ -2,6 +2,7 @@
 
 from urllib.parse import urlsplit
 
+from csp.constants import HEADER
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 
@@ -15,10 +16,12 @@ def origin_of(url: str) -> str | None:
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
-    """django-csp's middleware, with two additions:
+    """django-csp's middleware, plus:
 
     - every response's policy carries a fresh nonce, used or not, so no page ever goes out
       with a policy that a template could not satisfy (and a test can check one rule);
+    - the directives keep the settings' order (django-csp's depends on hash seeds), so the
+      header reads the same on every response and every server;
     - form-action allows the single sign-on issuer (``OIDC_SERVER_URL``): signing in posts a
       form whose answer redirects to the identity provider, which form-action governs too.
       Read per response, so a test that overrides the setting gets the matching policy.
@@ -35,3 +38,21 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             update["form-action"] = [*([allowed] if isinstance(allowed, str) else allowed), issuer]
             parts.update = update
         return parts
+
+    def process_response(self, request, response):
+        response = super().process_response(request, response)
+        if response.get(HEADER):
+            response[HEADER] = in_settings_order(response[HEADER])
+        return response
+
+
+def in_settings_order(policy: str) -> str:
+    """The policy's directives in the order CONTENT_SECURITY_POLICY lists them (others last)."""
+    order = list(settings.CONTENT_SECURITY_POLICY["DIRECTIVES"])
+    directives = [part.strip() for part in policy.split(";") if part.strip()]
+
+    def place(directive: str) -> int:
+        name = directive.split()[0]
+        return order.index(name) if name in order else len(order)
+
+    return "; ".join(sorted(directives, key=place))

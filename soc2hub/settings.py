@@ -447,7 +447,7 @@ CONTENT_SECURITY_POLICY = {
 # WebAuthn stays open to the site itself for security keys and passkeys.
 PERMISSIONS_POLICY = {
     **{feature: [] for feature in (
-        "accelerometer", "autoplay", "bluetooth", "browsing-topics", "camera", "display-capture",
+        "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture",
         "encrypted-media", "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer",
         "microphone", "midi", "payment", "picture-in-picture", "screen-wake-lock", "serial", "usb",
         "xr-spatial-tracking",

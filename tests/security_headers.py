@@ -7,7 +7,7 @@ import re
 DEBUG_MARKERS = ("Traceback", "Request Method", "URLconf", "settings.py", "DJANGO_SETTINGS_MODULE")
 
 # The site policy as shipped, directive by directive, with the nonce as {nonce}
-# (soc2hub/settings.py CONTENT_SECURITY_POLICY; django-csp does not keep the directives' order).
+# (soc2hub/settings.py CONTENT_SECURITY_POLICY; test_security_headers checks the exact header).
 SITE_POLICY = {
     "default-src": "'self'",
     "script-src": "'self' 'nonce-{nonce}'",
@@ -44,7 +44,8 @@ def policy_nonce(response) -> str:
     match = _NONCE_IN_POLICY.search(policy)
     assert match, f"no nonce in the policy of {response.wsgi_request.path}: {policy}"
     nonce = match.group(1)
-    assert directives(policy) == {name: value.format(nonce=nonce) for name, value in SITE_POLICY.items()}, policy
+    expected = {name: value.format(nonce=nonce) for name, value in SITE_POLICY.items()}
+    assert directives(policy) == expected, policy
     return nonce
 
 

@@ -1,5 +1,6 @@
 """The deployment files agree with the settings, and production settings pass Django's deploy checks."""
 
+import json
 import os
 import re
 import secrets
@@ -233,3 +234,53 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     result = manage("check", env={"DEBUG": "false"}, tmp_path=tmp_path)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def settings_as_seen(env: dict[str, str], tmp_path: Path) -> dict:
+    script = ("import json, django; from django.conf import settings as s; django.setup(); print(json.dumps({"
+              "'DEBUG': s.DEBUG, 'LOCAL': s.LOCAL, 'SSL_REDIRECT': s.SECURE_SSL_REDIRECT, "
+              "'SESSION_COOKIE_SECURE': s.SESSION_COOKIE_SECURE, 'HSTS': s.SECURE_HSTS_SECONDS, "
+              "'SECRET_KEY': s.SECRET_KEY, 'STATICFILES': s.STORAGES['staticfiles']['BACKEND']}))")
+    result = python("-c", script, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_debug_is_off_unless_asked_for(tmp_path):
+    """Nothing in the environment about DEBUG: production settings, no debug page."""
+    env = production_env()
+    del env["DEBUG"]
+    seen = settings_as_seen(env, tmp_path)
+    assert seen["DEBUG"] is False and seen["LOCAL"] is False
+    assert seen["SSL_REDIRECT"] and seen["SESSION_COOKIE_SECURE"] and seen["HSTS"]
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env, tmp_path=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "no issues" in output, output
+
+
+def test_local_server_serves_plain_http_with_a_key_of_its_own(tmp_path):
+    """What `make run` gets: DEBUG off, nothing that needs HTTPS, static files without
+    collectstatic, and a secret key made once under the var dir, readable by its owner only."""
+    first = settings_as_seen({"SOC2HUB_LOCAL": "true"}, tmp_path)
+    assert first["DEBUG"] is False and first["LOCAL"] is True
+    assert not first["SSL_REDIRECT"] and not first["SESSION_COOKIE_SECURE"] and not first["HSTS"]
+    assert first["STATICFILES"] == "django.contrib.staticfiles.storage.StaticFilesStorage"
+    key_file = tmp_path / "var" / "secret_key"
+    assert key_file.read_text().strip() == first["SECRET_KEY"] and len(first["SECRET_KEY"]) >= 50
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert "insecure" not in first["SECRET_KEY"]
+    assert settings_as_seen({"SOC2HUB_LOCAL": "true"}, tmp_path)["SECRET_KEY"] == first["SECRET_KEY"]
+
+
+def test_local_server_is_not_a_production_configuration(tmp_path):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={"SOC2HUB_LOCAL": "true"},
+                    tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "SECURE_SSL_REDIRECT" in result.stdout + result.stderr
+
+
+def test_local_server_answers_loopback_only(tmp_path):
+    result = manage("check", env={"SOC2HUB_LOCAL": "true", "ALLOWED_HOSTS": "soc2hub.example.com"},
+                    tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "loopback" in result.stderr

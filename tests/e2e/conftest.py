@@ -2,6 +2,9 @@
 
 Every journey takes screenshots into ``test-artifacts/screenshots/`` so a person can look at
 what each role saw. Use ``signed_in(user)`` to get a page signed in as someone.
+
+Every page a journey opens is watched for Content-Security-Policy violations (a script, style
+or handler the policy blocked): a journey that met one fails when it ends, naming it.
 """
 
 import os
@@ -43,15 +46,59 @@ def browser():
         browser.close()
 
 
+# Reports each violation to Python as it happens, from every page and frame of a context.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__soc2hubCspViolation({directive: event.effectiveDirective, blocked: event.blockedURI,
+    page: document.location.pathname, source: event.sourceFile, line: event.lineNumber,
+    sample: event.sample});
+});
+"""
+
+
+def watch_csp(context, violations: list[dict]) -> None:
+    """Adds the CSP violations of every page the context opens to ``violations``, as they happen."""
+    context.expose_binding("__soc2hubCspViolation", lambda source, violation: violations.append(violation))
+    context.add_init_script(CSP_LISTENER)
+
+
 @pytest.fixture
-def signed_in(browser, live_server, request):
-    """``signed_in(user)`` opens a fresh browser context and signs ``user`` in through the form."""
+def csp_violations():
+    """Every CSP violation seen by this test's browser contexts (``signed_in`` and ``anonymous_page``)."""
+    violations = []
+    yield violations
+    assert not violations, f"the Content-Security-Policy blocked: {violations}"
+
+
+@pytest.fixture
+def new_context(browser, live_server, csp_violations):
+    """``new_context()``: a fresh browser context on the live server, watched for CSP violations."""
     contexts = []
 
-    def sign_in(user, password: str = PASSWORD):
+    def make():
         context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server.url)
         context.set_default_timeout(15_000)
         contexts.append(context)
+        watch_csp(context, csp_violations)  # a test may look mid-way; the fixture checks at the end
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def anonymous_page(new_context):
+    """A page in a fresh context, signed in as nobody."""
+    return new_context().new_page()
+
+
+@pytest.fixture
+def signed_in(new_context, request):
+    """``signed_in(user)`` opens a fresh browser context and signs ``user`` in through the form."""
+
+    def sign_in(user, password: str = PASSWORD):
+        context = new_context()
         page = context.new_page()
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(user.username)
@@ -60,9 +107,7 @@ def signed_in(browser, live_server, request):
         page.wait_for_url(re.compile(r".*/$"))
         return page
 
-    yield sign_in
-    for context in contexts:
-        context.close()
+    return sign_in
 
 
 @pytest.fixture

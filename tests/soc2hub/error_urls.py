@@ -5,7 +5,8 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import HttpResponse
 from django.urls import include, path
 
-from soc2hub.urls import handler400, handler403, handler404, handler500  # noqa: F401  (the handlers under test)
+# The handlers under test: Django looks them up in the root URLconf.
+from soc2hub.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from soc2hub.urls import urlpatterns as soc2hub_urlpatterns
 
 SECRET_DETAIL = "internal detail: /srv/soc2hub/soc2hub/settings.py DATABASE_URL=postgres://root:hunter2@db"

@@ -79,7 +79,8 @@ def test_csrf_failure(personas):
     client.force_login(personas["owner"])
     body = branded(client.post("/test-errors/form/", {"note": "hello"}), 403, "This form has expired")
     assert "reload the page" in body
-    assert "CSRF cookie not set" not in body and "CSRF_FAILURE_VIEW" not in body  # Django's reason stays in the log
+    # Django's reason stays in the log.
+    assert "CSRF cookie not set" not in body and "CSRF_FAILURE_VIEW" not in body
 
 
 def test_csrf_failure_on_a_real_form(personas):

@@ -106,7 +106,8 @@ def every_url() -> list[str]:
 @pytest.fixture
 def world(catalog, teams):
     hr = teams["hr"]
-    ControlFactory(ref="HR-01", name="Leaver access removal", business_owner=hr, control_owner=hr, evidence_owner=hr,
+    ControlFactory(ref="HR-01", name="Leaver access removal",
+                   business_owner=hr, control_owner=hr, evidence_owner=hr,
                    criteria=list(Criterion.objects.filter(code="CC6.1")))
 
 
@@ -138,7 +139,7 @@ def walk_as(user, *, at_least: int) -> dict[str, tuple[int, str]]:
         in_page = script_nonces(body)
         soc2hub_pages += BASE_TEMPLATE_MARK in body
         if in_page - {nonce}:
-            problems[url] = (response.status_code, f"script nonces {in_page} differ from the policy's {nonce}")
+            problems[url] = (response.status_code, f"script nonces {in_page}, the policy's {nonce}")
         elif BASE_TEMPLATE_MARK in body and nonce not in in_page:
             problems[url] = (response.status_code, "a soc2hub page whose scripts lack the policy's nonce")
     assert len(nonces) > 100 and soc2hub_pages >= at_least, (len(nonces), soc2hub_pages)
