@@ -1,4 +1,5 @@
-"""The exceptions app's daily jobs: expire first, then remind, then the signers' digest."""
+"""The exceptions app's daily jobs: expire first, then remind, then the signers' digest, then
+tell Security of any exception nobody independent can sign any more."""
 
 from exceptions import services
 from soc2hub.jobs import daily_job
@@ -17,3 +18,8 @@ def expiry_reminders(as_of):
 @daily_job("exceptions.signature_digests")
 def signature_digests(as_of):
     return services.signature_digests_send(as_of=as_of)
+
+
+@daily_job("exceptions.no_signer_warnings")
+def no_signer_warnings(as_of):
+    return services.no_signer_warnings_send(as_of=as_of)

@@ -155,6 +155,29 @@ class ExceptionRecord(models.Model):
     def content_sha256(self) -> str:
         return content_hash(self.signed_content())
 
+    @property
+    def awaits_signatures(self) -> bool:
+        """Not yet decided: a draft, or waiting for Security's review or the signers."""
+        return self.status in (ExceptionStatus.DRAFT, ExceptionStatus.SUBMITTED, ExceptionStatus.UNDER_REVIEW)
+
+    def current_signatures(self) -> list["ExceptionSignature"]:
+        """This version's signatures that stand (from the prefetched ``signatures`` when there are)."""
+        return [s for s in self.signatures.all() if s.version == self.version and s.voided_at is None]
+
+    @property
+    def security_recommends_reject(self) -> bool:
+        return self.recommendation == Recommendation.REJECT
+
+    @property
+    def approved_against_security(self) -> bool:
+        """Every required signer approved this version, at least one of them although Security
+        recommended rejecting it: the signers accepted the risk against Security's advice."""
+        from exceptions.signers import required_signer_roles  # it reads this module's models
+
+        signatures = self.current_signatures()
+        approved = {s.role for s in signatures if s.decision == SignatureDecision.APPROVE}
+        return any(s.overrides_security for s in signatures) and set(required_signer_roles(self)) <= approved
+
 
 def content_hash(content: dict) -> str:
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -193,6 +216,10 @@ class ExceptionSignature(models.Model):
     comment = models.TextField(blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     content_sha256 = models.CharField(max_length=64)
+    security_recommendation = models.CharField(
+        max_length=10, choices=Recommendation.choices, blank=True,
+        help_text="What Security recommended when this was signed (its recommendation is cleared when the "
+                  "content changes; this stays with the signature).")
     signed_at = models.DateTimeField(default=timezone.now)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=200, blank=True)
@@ -207,6 +234,11 @@ class ExceptionSignature(models.Model):
 
     def __str__(self):
         return f"{self.get_role_display()} {self.decision} by {self.signer} on {self.exception}"
+
+    @property
+    def overrides_security(self) -> bool:
+        """An approval given although Security recommended rejecting: the signer accepted the risk."""
+        return self.decision == SignatureDecision.APPROVE and self.security_recommendation == Recommendation.REJECT
 
 
 class ExceptionReminder(models.Model):

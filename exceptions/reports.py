@@ -1,6 +1,7 @@
 from django.db.models import Prefetch
 
 from controls.models import Control, Criterion
+from exceptions import selectors, services
 from exceptions.models import ExceptionSignature
 from exceptions.signers import required_signer_roles
 from soc2hub.pdf import render_pdf
@@ -15,14 +16,17 @@ def exception_pdf(exception) -> bytes:
         "content_sha256": exception.content_sha256(),
         "signatures": signatures,
         "required_roles": required_signer_roles(exception),
+        "roles_without_signer": selectors.signer_labels(services.roles_without_signer(exception)),
     })
 
 
 def register_pdf(queryset, *, user) -> bytes:
-    exceptions = queryset.prefetch_related(
+    exceptions = list(queryset.prefetch_related(
         Prefetch("controls", queryset=Control.objects.only("id", "ref").order_by("ref")),
         Prefetch("criteria", queryset=Criterion.objects.only("id", "code", "sort_order").order_by("sort_order")),
         Prefetch("signatures", queryset=ExceptionSignature.objects.filter(voided_at__isnull=True)
                  .select_related("signer")),
-    )
+        Prefetch("versions", queryset=selectors.VERSION_AUTHORS),
+    ))
+    selectors.mark_roles_without_signer(exceptions)
     return render_pdf("reports/exception_register.html", {"exceptions": exceptions, "requested_by": user})

@@ -2,7 +2,8 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from controls.models import Control, Criterion
-from exceptions.models import ExceptionRecord, ExceptionSignature, ExceptionStatus
+from exceptions import services
+from exceptions.models import ExceptionRecord, ExceptionSignature, ExceptionStatus, ExceptionVersion, SignerRole
 from soc2hub import permissions
 from soc2hub.models import ActivityLog
 
@@ -11,6 +12,32 @@ def exceptions_for_list(*, user):
     return permissions.restrict(
         ExceptionRecord.objects.select_related("requesting_team", "business_owner"), user
     ).order_by("expires_on", "id")
+
+
+# A version's author, without its content: enough to tell who is independent of an exception.
+VERSION_AUTHORS = ExceptionVersion.objects.only("id", "exception_id", "version", "created_by_id")
+
+
+def exceptions_for_register(*, user):
+    """The register's rows with what its flags read: the signatures that stand (approved against
+    Security's recommendation?) and who wrote each version (who is independent of it?)."""
+    return exceptions_for_list(user=user).prefetch_related(
+        Prefetch("signatures", queryset=ExceptionSignature.objects.filter(voided_at__isnull=True)),
+        Prefetch("versions", queryset=VERSION_AUTHORS),
+    )
+
+
+def signer_labels(roles) -> list[str]:
+    return [SignerRole(role).label for role in roles]
+
+
+def mark_roles_without_signer(exceptions) -> None:
+    """Set ``roles_without_signer`` (their labels) on each exception of a page, loading the
+    signers once for the page (see ``services.roles_without_signer``)."""
+    pool = services.SignerPool() if any(e.awaits_signatures for e in exceptions) else None
+    for exception in exceptions:
+        exception.roles_without_signer = (signer_labels(services.roles_without_signer(exception, pool))
+                                          if pool else [])
 
 
 def exception_counts(*, user) -> dict:

@@ -33,7 +33,7 @@ from exceptions.models import (
 )
 from exceptions.signers import required_signer_roles, signer_roles_of
 from soc2hub import permissions
-from soc2hub.models import Role, TeamFunction, User
+from soc2hub.models import ActivityLog, Membership, Role, TeamFunction, User
 from soc2hub.notifications import members_of, notify, security_people
 from soc2hub.services import activity_record
 
@@ -229,21 +229,82 @@ def exception_review(*, exception: ExceptionRecord, reviewer, recommendation: st
     notify(users=signers_for(exception), kind="exception.awaiting_signature",
            subject=f"Your signature is needed: {exception}", template="exception_awaiting_signature",
            context={"exception": exception}, url=exception.get_absolute_url())
+    _tell_security_no_signer(exception, actor=reviewer)
     return exception
 
 
+# --- who can sign ------------------------------------------------------------------------------
+
+def _holders_of(role: str):
+    """Everyone holding a signer role (see ``signer_roles_of``), independent or not."""
+    people = User.objects.filter(is_active=True)
+    if role == SignerRole.LEADERSHIP:
+        return people.filter(groups__name=Role.LEADERSHIP).distinct()
+    if role == SignerRole.FINANCE:
+        return people.filter(memberships__team__function=TeamFunction.FINANCE).distinct()
+    return people.none()
+
+
+class SignerPool:
+    """The holders of each signer role with their teams, loaded once for a page of exceptions,
+    so that telling which roles have no independent signer costs the same for 5 rows or 500."""
+
+    def __init__(self):
+        self.holders = {role: list(_holders_of(role).order_by("pk")) for role in SignerRole.values}
+        people = {u.pk: u for holders in self.holders.values() for u in holders}
+        teams = defaultdict(set)
+        memberships = Membership.objects.filter(user_id__in=list(people)).values_list("user_id", "team_id")
+        for user_id, team_id in memberships:
+            teams[user_id].add(team_id)
+        for person in people.values():
+            person._team_ids = teams[person.pk]  # what User.team_ids() caches
+
+
+def independent_signers(exception: ExceptionRecord, pool: SignerPool | None = None) -> dict[str, list[User]]:
+    """For each required role not yet signed on this version: who could still sign it — holds
+    the role, is independent of the exception (``permissions.conflict_of_interest``) and has not
+    signed this version in another role. Reads the prefetched ``signatures`` and ``versions``
+    when there are (the register), else queries."""
+    pool = pool or SignerPool()
+    signatures = exception.current_signatures()
+    signed_roles = {s.role for s in signatures}
+    signed_people = {s.signer_id for s in signatures}
+    stake = permissions.stake_in(exception)
+    return {role: [u for u in pool.holders[role] if u.pk not in signed_people and stake.of(u) is None]
+            for role in required_signer_roles(exception) if role not in signed_roles}
+
+
+def roles_without_signer(exception: ExceptionRecord, pool: SignerPool | None = None) -> list[str]:
+    """The required roles nobody independent can sign: the exception cannot be approved until
+    someone independent holds them. Only asked while it awaits signatures."""
+    if not exception.awaits_signatures:
+        return []
+    return [role for role, people in independent_signers(exception, pool).items() if not people]
+
+
 def signers_for(exception: ExceptionRecord) -> list[User]:
-    """Everyone who could sign one of the exception's still-open roles."""
-    signed = set(active_signatures(exception).values_list("role", flat=True))
-    people = []
-    for role in required_signer_roles(exception):
-        if role in signed:
-            continue
-        if role == SignerRole.LEADERSHIP:
-            people += User.objects.filter(groups__name=Role.LEADERSHIP, is_active=True)
-        elif role == SignerRole.FINANCE:
-            people += User.objects.filter(memberships__team__function=TeamFunction.FINANCE, is_active=True)
+    """Everyone independent who could sign one of the exception's still-open roles: the only
+    people asked, reminded and sent the digest."""
+    people = [u for holders in independent_signers(exception).values() for u in holders]
     return list({u.pk: u for u in people}.values())
+
+
+def _tell_security_no_signer(exception: ExceptionRecord, *, actor=None, pool: SignerPool | None = None) -> bool:
+    """Tell Security, once per version, that a required role has no independent signer: the
+    exception would otherwise wait for ever, and nobody conflicted may sign it instead."""
+    roles = roles_without_signer(exception, pool)
+    if not roles or ActivityLog.objects.for_object(exception).filter(
+            verb="exception.no_independent_signer", after__version=exception.version).exists():
+        return False
+    labels = [SignerRole(role).label for role in roles]
+    activity_record(actor=actor, verb="exception.no_independent_signer", obj=exception,
+                    after={"version": exception.version, "roles": roles},
+                    message=f"No independent {' or '.join(labels)} signer.")
+    notify(users=security_people(), kind="exception.no_independent_signer",
+           subject=f"{exception.reference} has no independent {' or '.join(labels)} signer",
+           template="exception_no_independent_signer", context={"exception": exception, "roles": labels},
+           url=exception.get_absolute_url())
+    return True
 
 
 def _names_match(typed: str, user) -> bool:
@@ -285,13 +346,16 @@ def exception_sign(*, exception: ExceptionRecord, signer, decision: str, typed_n
                 exception=exception, version=exception.version, role=roles[0], signer=signer,
                 typed_name=typed_name.strip(), decision=decision, comment=(comment or "").strip(),
                 ip_address=ip_address or None, content_sha256=exception.content_sha256(),
+                security_recommendation=exception.recommendation,
             )
     except IntegrityError:
         raise ValidationError("This role has already signed this version.") from None
+    override = _override_sentence(signature)
     activity_record(actor=signer, verb="exception.signed", obj=exception,
                     after={"role": signature.role, "decision": decision, "version": exception.version,
-                           "content_sha256": signature.content_sha256, "ip": signature.ip_address},
-                    message=signature.comment)
+                           "content_sha256": signature.content_sha256, "ip": signature.ip_address,
+                           "security_recommendation": signature.security_recommendation},
+                    message=" ".join(part for part in (override, signature.comment) if part))
     if decision == SignatureDecision.REJECT:
         _move(exception, ExceptionStatus.REJECTED, actor=signer, verb="exception.rejected",
               details={"role": signature.role}, message=signature.comment)
@@ -300,11 +364,21 @@ def exception_sign(*, exception: ExceptionRecord, signer, decision: str, typed_n
         approved = set(active_signatures(exception).filter(decision=SignatureDecision.APPROVE)
                        .values_list("role", flat=True))
         if set(required_signer_roles(exception)) <= approved:
+            against = exception.recommendation == Recommendation.REJECT
             _move(exception, ExceptionStatus.APPROVED, actor=signer, verb="exception.approved",
-                  details={"version": exception.version, "content_sha256": exception.content_sha256()})
+                  details={"version": exception.version, "content_sha256": exception.content_sha256(),
+                           "against_security_recommendation": against},
+                  message="Approved against Security's recommendation to reject." if against else "")
             Control.objects.filter(exceptions=exception).update(exception_lapsed_on=None)
             _tell_requesters(exception, "approved")
     return signature
+
+
+def _override_sentence(signature: ExceptionSignature) -> str:
+    """The log's words for an approval that overrode Security's recommendation to reject."""
+    if not signature.overrides_security:
+        return ""
+    return f"{signature.get_role_display()} approved against Security's recommendation to reject."
 
 
 def _tell_requesters(exception: ExceptionRecord, outcome: str) -> None:
@@ -422,6 +496,20 @@ def signature_digests_send(*, as_of: dt.date) -> dict:
         except IntegrityError:
             continue
     return {"week": week_key, "sent": sent}
+
+
+def no_signer_warnings_send(*, as_of: dt.date) -> dict:
+    """Every exception awaiting signatures whose required role has lost its last independent
+    signer since it was reviewed (someone left, or joined the requesting team): Security hears
+    once per version, as at review."""
+    told, pool = 0, SignerPool()
+    for pk in ExceptionRecord.objects.filter(status=ExceptionStatus.UNDER_REVIEW).values_list("pk", flat=True):
+        with transaction.atomic():
+            exception = (ExceptionRecord.objects.select_for_update().select_related("requesting_team")
+                         .filter(pk=pk, status=ExceptionStatus.UNDER_REVIEW).first())
+            if exception is not None and _tell_security_no_signer(exception, pool=pool):
+                told += 1
+    return {"told": told}
 
 
 def control_exception_lapse_clear(*, control: Control, actor) -> None:

@@ -11,7 +11,7 @@ from exceptions import reports, selectors, services
 from exceptions.filtersets import ExceptionFilterSet
 from exceptions.forms import ExceptionForm, ReasonForm, ReviewForm, SignForm
 from exceptions.models import ExceptionRecord, ExceptionStatus
-from exceptions.signers import required_signer_roles
+from exceptions.signers import required_signer_roles, signer_roles_of
 from soc2hub import permissions
 from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
@@ -28,8 +28,10 @@ def _get(request, pk) -> ExceptionRecord:
 
 @login_required
 def register(request):
-    filterset, qs = apply_filters(ExceptionFilterSet, request.GET, selectors.exceptions_for_list(user=request.user))
+    filterset, qs = apply_filters(ExceptionFilterSet, request.GET,
+                                  selectors.exceptions_for_register(user=request.user))
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+    selectors.mark_roles_without_signer(page)
     return render(request, "exceptions/register.html", {
         "filterset": filterset, "page": page,
         "counts": selectors.exception_counts(user=request.user),
@@ -94,8 +96,16 @@ def detail(request, pk, *, review_form=None, reason_form=None, status=200):
                                                                                    exception),
         "can_review": exception.status == ExceptionStatus.SUBMITTED and permissions.can(user, permissions.REVIEW,
                                                                                        exception),
-        "can_sign": exception.status == ExceptionStatus.UNDER_REVIEW and bool(services.open_signer_roles(exception,
-                                                                                                         user)),
+        "can_sign": exception.status == ExceptionStatus.UNDER_REVIEW and permissions.can(user, permissions.SIGN,
+                                                                                        exception)
+        and bool(services.open_signer_roles(exception, user)),
+        "roles_without_signer": selectors.signer_labels(services.roles_without_signer(exception)),
+        # Why a signer or a reviewer who would be asked is not (they are not independent of it).
+        "sign_refused": permissions.refusal(user, permissions.SIGN, exception)
+        if exception.status == ExceptionStatus.UNDER_REVIEW and signer_roles_of(user) & set(required_signer_roles(
+            exception)) else "",
+        "review_refused": permissions.refusal(user, permissions.REVIEW, exception)
+        if exception.status == ExceptionStatus.SUBMITTED else "",
         "can_revoke": exception.status in (ExceptionStatus.SUBMITTED, ExceptionStatus.UNDER_REVIEW,
                                            ExceptionStatus.APPROVED)
         and permissions.can(user, permissions.REVOKE, exception),
@@ -162,6 +172,7 @@ def sign(request, pk):
         "content_sha256": current,
         "stale": stale,
         "roles": services.open_signer_roles(exception, request.user),
+        "roles_without_signer": selectors.signer_labels(services.roles_without_signer(exception)),
         "form": form,
     }, status=400 if form.errors else 200)
 

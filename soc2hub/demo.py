@@ -265,6 +265,29 @@ def _exceptions(teams, result) -> None:
     )
     submit_and_review(backups, people["engineering"], "Acceptable for the move only.")
     _sign_all(backups, [leadership])  # expires tomorrow: the daily job then flags ENG-04 for review
+
+    # Leadership signs against Security's advice: the risk acceptance is theirs, and the record says so.
+    analytics = create(
+        people["procurement"], type="vendor", title="Marketing analytics vendor before its security review",
+        description="The marketing team starts a trial of an analytics vendor whose security review is not done.",
+        justification="The campaign launches this month.", likelihood=3, impact=3,
+        compensating_controls="Only pseudonymised web events are sent.", requesting_team=teams["procurement"],
+        business_owner=teams["procurement"], expires_on=today + dt.timedelta(days=90),
+    )
+    exception_services.exception_submit(exception=analytics, actor=people["procurement"])
+    exception_services.exception_review(exception=analytics, reviewer=security, recommendation="reject",
+                                        note="The vendor has no SOC 2 report and would receive customer identifiers.")
+    _sign_all(analytics, [leadership])
+
+    # Leadership's own request: nobody in Leadership is independent of it, so it waits, flagged.
+    board = create(
+        leadership, type="policy", title="Board papers shared through a personal cloud drive",
+        description="Board members receive papers through a personal cloud drive until the board portal is live.",
+        justification="The portal contract is signed; onboarding takes six weeks.", likelihood=2, impact=3,
+        requesting_team=teams["leadership"], business_owner=teams["leadership"],
+        expires_on=today + dt.timedelta(days=45),
+    )
+    submit_and_review(board, leadership, "Acceptable for six weeks if the drive links expire after a day.")
     result.created.append("exceptions")
 
 

@@ -12,6 +12,9 @@ Roles: members of the **Security** group coordinate and review everything; **Lea
 and **Auditors** are role groups; every other right comes from team membership (a team's
 members act as its owners) or from a django-guardian per-object grant where membership
 alone does not decide (for example a named person delegated to maintain one control).
+
+Segregation of duties: whoever approves, signs, recommends or accepts something must be
+independent of it (see ``conflict_of_interest``).
 """
 
 from collections.abc import Callable
@@ -134,6 +137,100 @@ def _in_group(user, group_id) -> bool:
     return group_id in _group_ids(user)
 
 
+# --- segregation of duties ---------------------------------------------------------------------
+# Nobody approves, signs, recommends or accepts what their own team requested, or what they
+# created, submitted or uploaded. ``stake_in(obj)`` says who has such a stake in a row, and
+# why; every approving rule asks ``conflict_of_interest`` (one person) and lists of people who
+# are told to act ask ``independent`` (a SQL filter), so both follow the same stake.
+
+class Stake:
+    """Who may not judge a row, each with the reason in the product's words: the teams it
+    belongs to (``teams``: team id → reason) and the people who made it (``people``)."""
+
+    def __init__(self, *, teams: dict | None = None, people: dict | None = None):
+        self.teams: dict[int, str] = {pk: why for pk, why in (teams or {}).items() if pk is not None}
+        self.people: dict[int, str] = {pk: why for pk, why in (people or {}).items() if pk is not None}
+
+    def of(self, user) -> str | None:
+        """Why ``user`` is not independent, or None. Their team comes first: it is the reason
+        most people recognise."""
+        for team_id, why in self.teams.items():
+            if team_id in user.team_ids():
+                return why
+        return self.people.get(user.pk)
+
+
+def _team_clause(team, relation: str) -> dict:
+    return {team.pk: f"You are in {team.name}, the team that {relation}"} if team is not None else {}
+
+
+def _exception_stake(exception) -> Stake:
+    """The requesting team, whoever created the exception, and whoever submitted (or changed)
+    any of its versions: each version is snapshot by the person who sent it to review."""
+    authors = {v.created_by_id for v in exception.versions.all()}
+    return Stake(teams=_team_clause(exception.requesting_team, "requested this exception"),
+                 people={**{pk: "You submitted this exception" for pk in authors},
+                         exception.created_by_id: "You created this exception"})
+
+
+def _evidence_stake(evidence) -> Stake:
+    """The team that owns the request, the submitter and everyone who uploaded one of its files."""
+    uploaders = EvidenceFile.objects.filter(evidence=evidence).values_list("uploaded_by_id", flat=True)
+    return Stake(teams=_team_clause(evidence.request.owner_team, "owns this evidence request"),
+                 people={**{pk: "You uploaded a file of this evidence" for pk in uploaders},
+                         evidence.submitted_by_id: "You submitted this evidence"})
+
+
+def _campaign_stake(campaign) -> Stake:
+    """Closing a campaign accepts its attestations: whoever attested an identity in it."""
+    attesters = (campaign.items.filter(decided_by__isnull=False).values_list("decided_by_id", flat=True)
+                 .distinct().order_by())
+    return Stake(people={pk: "You confirmed identities in this campaign" for pk in attesters})
+
+
+def _audit_request_stake(audit_request) -> Stake:
+    """The team answering the request (internal auditors can be in one) and whoever submitted
+    or uploaded evidence for it."""
+    submissions = Evidence.objects.filter(request_id=audit_request.evidence_request_id)
+    uploaders = EvidenceFile.objects.filter(evidence__in=submissions).values_list("uploaded_by_id", flat=True)
+    return Stake(teams=_team_clause(audit_request.evidence_request.owner_team, "answers this request"),
+                 people={**{pk: "You uploaded evidence for this request" for pk in uploaders},
+                         **{pk: "You submitted evidence for this request"
+                            for pk in submissions.values_list("submitted_by_id", flat=True)}})
+
+
+STAKES: dict[type[models.Model], Callable] = {
+    ExceptionRecord: _exception_stake,
+    Evidence: _evidence_stake,
+    AttestationCampaign: _campaign_stake,
+    AuditRequest: _audit_request_stake,
+}
+
+
+def stake_in(obj) -> Stake:
+    return STAKES[type(obj)](obj)
+
+
+def conflict_of_interest(user, obj, *, to: str = "approve it") -> Denied | None:
+    """Why ``user`` may not judge ``obj`` — its requesting or owning team is theirs, or they
+    created, submitted, uploaded or attested it — or None when they are independent of it.
+    ``to`` finishes the refusal: "…; someone independent must sign."."""
+    why = stake_in(obj).of(user)
+    return Denied(f"{why}; someone independent must {to}.") if why else None
+
+
+def independent(users: models.QuerySet, obj) -> models.QuerySet:
+    """The people of ``users`` with no stake in ``obj`` (see ``conflict_of_interest``)."""
+    stake = stake_in(obj)
+    return users.exclude(pk__in=list(stake.people)).exclude(memberships__team_id__in=list(stake.teams))
+
+
+def _independent_of(user, obj, to: str) -> bool:
+    """True, or the refusal that names the stake (a ``Denied`` is falsy: never ``or`` it)."""
+    denied = conflict_of_interest(user, obj, to=to)
+    return True if denied is None else denied
+
+
 def _request_view(user, request) -> bool:
     """An evidence request is seen by its owning team, its reviewers, Security and Leadership,
     and by the current auditors of an audit that covers it (see ``Audit.evidence_request_q``)."""
@@ -180,14 +277,12 @@ def _evidence_add(user, obj) -> bool:
 
 def _evidence_review(user, evidence) -> bool:
     """Members of the request's reviewing group (Security by default) review evidence,
-    never their own: whoever submitted or uploaded it cannot approve or return it."""
+    independently of it: not its owning team's members, nor whoever submitted or uploaded it."""
     if not _signed_in(user) or isinstance(evidence, type):
         return False
     if not (_in_group(user, evidence.request.reviewer_group_id) or user.is_superuser):
         return Denied("Only the reviewing group for this request can review its evidence.")
-    if evidence.submitted_by_id == user.pk or evidence.files.filter(uploaded_by=user).exists():
-        return Denied("You submitted this evidence; someone else must review it.")
-    return True
+    return _independent_of(user, evidence, "review it")
 
 
 def _file_download(user, evidence_file) -> bool:
@@ -274,10 +369,13 @@ def _audit_request_view(user, audit_request) -> bool:
 
 
 def _audit_request_decide(user, audit_request) -> bool:
-    """Accepting or returning an answer is the auditors' call."""
+    """Accepting or returning an answer is the call of the audit's auditors who are independent
+    of it: not in the team answering it, and not among those who submitted its evidence."""
     if isinstance(audit_request, type) or not _auditor_of(user, audit_request.audit):
         return Denied("Only the audit's auditors accept or return its requests.")
-    return not audit_request.audit.is_closed or Denied("This audit is closed.")
+    if audit_request.audit.is_closed:
+        return Denied("This audit is closed.")
+    return _independent_of(user, audit_request, "accept or return it")
 
 
 def _audit_request_comment(user, audit_request) -> bool:
@@ -307,6 +405,13 @@ def _calendar_manage(user, feed) -> bool:
     if _security(user):
         return True
     return not isinstance(feed, type) and _team_member(user, feed.team_id)
+
+
+def _campaign_close(user, campaign) -> bool:
+    """Security closes a campaign, which accepts its attestations: not someone who attested in it."""
+    if not _security(user):
+        return False
+    return isinstance(campaign, type) or _independent_of(user, campaign, "close it")
 
 
 def _own_notification(user, notification) -> bool:
@@ -342,17 +447,21 @@ def _exception_requester(user, exception) -> bool:
 
 
 def _exception_review(user, exception) -> bool:
-    """Security reviews and recommends."""
-    return _security(user)
+    """Security reviews and recommends, independently of the exception: not from the
+    requesting team, nor the person who created or submitted it."""
+    if not _security(user):
+        return False
+    return isinstance(exception, type) or _independent_of(user, exception, "recommend")
 
 
 def _exception_sign(user, exception) -> bool:
-    """A person holding one of the signer roles this exception's type requires."""
+    """A person holding one of the signer roles this exception's type requires, independent of
+    it: not in the requesting team, and not the person who created or submitted it."""
     if isinstance(exception, type) or not _signed_in(user):
         return False
-    if set(required_signer_roles(exception)) & signer_roles_of(user):
-        return True
-    return Denied(f"You are not a required signer for {exception.get_type_display().lower()} exceptions.")
+    if not set(required_signer_roles(exception)) & signer_roles_of(user):
+        return Denied(f"You are not a required signer for {exception.get_type_display().lower()} exceptions.")
+    return _independent_of(user, exception, "sign")
 
 
 def _exception_revoke(user, exception) -> bool:
@@ -430,10 +539,12 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (NonHumanIdentity, TRANSFER): _nhi_owner,
     (NhiImport, VIEW): _security_only,
     (NhiImport, ADD): _security_only,
+    # No independence here: applying an import loads data its uploader checked, it approves
+    # nothing; each identity is then confirmed by its owner team in an attestation campaign.
     (NhiImport, IMPORT): _security_only,
     (AttestationCampaign, VIEW): _catalog_view,
     (AttestationCampaign, ADD): _security_only,
-    (AttestationCampaign, CLOSE): _security_only,
+    (AttestationCampaign, CLOSE): _campaign_close,
     (AttestationItem, ATTEST): _attest,
     (User, OFFBOARD): _security_only,
     (Audit, VIEW): _audit_view,
@@ -463,6 +574,14 @@ def _model_of(obj) -> type[models.Model]:
 def can(user, action: str, obj) -> bool:
     rule = RULES.get((_model_of(obj), action))
     return bool(rule and rule(user, obj))
+
+
+def refusal(user, action: str, obj) -> str:
+    """The reason the rule gives for refusing, for a page to show instead of the button; "" when
+    it allows, or refuses without a reason (the person has no business there at all)."""
+    rule = RULES.get((_model_of(obj), action))
+    verdict = rule(user, obj) if rule else False
+    return str(verdict) if isinstance(verdict, Denied) else ""
 
 
 def require(user, action: str, obj) -> None:
@@ -527,8 +646,10 @@ def _security_group_id() -> int | None:
 
 
 def _scope_review_queue(queryset, user):
-    """Pending evidence the user may review (see ``_evidence_review``)."""
-    queryset = queryset.filter(status=EvidenceStatus.PENDING).exclude(submitted_by=user)
+    """Pending evidence the user may review (see ``_evidence_review``): none of their own team's
+    requests, and nothing they submitted or uploaded."""
+    queryset = (queryset.filter(status=EvidenceStatus.PENDING).exclude(submitted_by=user)
+                .exclude(files__uploaded_by=user).exclude(request__owner_team_id__in=_my_team_ids(user)))
     if user.is_superuser:
         return queryset
     mine = Q(request__template__reviewer_group_id__in=user.groups.values("id"))

@@ -12,6 +12,7 @@ from audits.views.common import filtered, load_audit, paginate, render_audit
 from controls.models import OWNER_ROLES, Control
 from evidence import services as evidence_services
 from evidence.views import file_attachment
+from exceptions.models import ExceptionSignature
 from soc2hub import permissions
 
 EXCEPTIONS_PER_PAGE = 50
@@ -107,7 +108,10 @@ def file_download(request, audit_id, pk):
 def exception_register(request, audit_id):
     audit = load_audit(request, audit_id)
     return render_audit(request, "audits/exceptions.html", audit, "exceptions", {
-        "page": paginate(request, selectors.exceptions_in_window(audit), EXCEPTIONS_PER_PAGE),
+        # The signatures that stand: the page says which approvals overrode Security.
+        "page": paginate(request, selectors.exceptions_in_window(audit).prefetch_related(
+            Prefetch("signatures", queryset=ExceptionSignature.objects.filter(voided_at__isnull=True))),
+            EXCEPTIONS_PER_PAGE),
     })
 
 

@@ -75,6 +75,9 @@ def _detail(request, audit_request: AuditRequest, in_audit: bool, *, comment_for
         "comments": audit_request.comments.select_related("author"),
         "can_comment": permissions.can(user, permissions.COMMENT, audit_request),
         "can_decide": can_decide,
+        "decide_refused": permissions.refusal(user, permissions.DECIDE, audit_request)
+        if audit_request.stage == "ready" and audit_request.audit_id in permissions.current_audit_ids(user)
+        else "",
         "comment_form": comment_form or CommentForm(),
         "decide_form": decide_form or DecideForm(),
         "portal": in_audit,

@@ -18,7 +18,7 @@ class SignatureSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExceptionSignature
         fields = ["version", "role", "signer", "typed_name", "decision", "comment", "ip_address", "content_sha256",
-                  "signed_at", "voided_at", "void_reason"]
+                  "security_recommendation", "signed_at", "voided_at", "void_reason"]
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -39,6 +39,9 @@ class ExceptionSerializer(serializers.ModelSerializer):
     risk_score = serializers.IntegerField(read_only=True)
     risk_level = serializers.CharField(read_only=True)
     content_sha256 = serializers.CharField(read_only=True)
+    approved_against_security = serializers.BooleanField(
+        read_only=True, help_text="Every required signer approved this version, at least one although Security "
+                                  "recommended rejecting it.")
     signatures = SignatureSerializer(many=True, read_only=True)
     versions = VersionSerializer(many=True, read_only=True)
 
@@ -47,7 +50,8 @@ class ExceptionSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "type", "title", "description", "justification", "likelihood", "impact",
                   "risk_score", "risk_level", "compensating_controls", "requesting_team", "business_owner",
                   "controls", "criteria", "nhis", "expires_on", "status", "version", "content_sha256", "recommendation",
-                  "recommendation_note", "closing_reason", "signatures", "versions", "created_at", "updated_at"]
+                  "recommendation_note", "approved_against_security", "closing_reason", "signatures", "versions",
+                  "created_at", "updated_at"]
         read_only_fields = ["status", "version", "recommendation", "recommendation_note", "closing_reason",
                             "created_at", "updated_at"]
 

@@ -63,6 +63,8 @@ def campaign_detail(request, pk):
         "campaign": campaign, "counts": counts,
         "page": Paginator(items, 50).get_page(request.GET.get("page")),
         "can_close": campaign.status == "open" and permissions.can(request.user, permissions.CLOSE, campaign),
+        "close_refused": permissions.refusal(request.user, permissions.CLOSE, campaign)
+        if campaign.status == "open" else "",
         "decisions": AttestationDecision.choices,
     })
 

@@ -35,7 +35,7 @@ from soc2hub.models import ActivityLog
 from tests.audits.conftest import approve
 from tests.evidence.factories import make_request, make_template, stored_files, upload
 from tests.exceptions.factories import advance, make_exception
-from tests.factories import CriterionFactory, member_of
+from tests.factories import CriterionFactory, Role, UserFactory, member_of
 from tests.nhi.factories import make_nhi
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,9 @@ def scene(estate, teams, personas):
         description="Every high-severity alert in the window and its ticket.", criterion=cc72,
         due_on=timezone.localdate() + dt.timedelta(days=10))
     analyst = member_of(teams["security"], username="sid_soc", first_name="Sid", last_name="Analyst")
-    approve(pbc.evidence_request, analyst, security,
+    # The Security team's own answer is reviewed by someone in the Security group outside that team.
+    reviewer = UserFactory(username="ivy_reviewer", first_name="Ivy", last_name="Reviewer", roles=[Role.SECURITY])
+    approve(pbc.evidence_request, analyst, reviewer,
             upload("alerts-h1-2026.csv", b"alert,ticket\nA-1,INC-7\n"))
 
     people = {**personas, "finance": member_of(teams["finance"], username="fran_finance", first_name="Fran",

@@ -23,7 +23,8 @@ def hr_lead(teams, personas):
 
 @pytest.fixture
 def security_in_hr(teams, personas):
-    """Someone in Security who is also a member of HR, so may both submit and (in general) review."""
+    """Someone in Security who is also a member of HR: submits HR's evidence, and reviews other
+    teams' evidence but never HR's (segregation of duties)."""
     return member_of(teams["hr"], username="sasha_security_hr", roles=[Role.SECURITY])
 
 

@@ -346,7 +346,8 @@ def test_the_uploader_cannot_approve_their_own_evidence_even_in_security(hr_requ
     evidence = submit(hr_request, security_in_hr, pdf())
     for review in (lambda: services.evidence_approve(evidence=evidence, reviewer=security_in_hr),
                    lambda: services.evidence_return(evidence=evidence, reviewer=security_in_hr, reason="Mine")):
-        with pytest.raises(PermissionDenied, match="You submitted this evidence; someone else must review it."):
+        with pytest.raises(PermissionDenied, match="You are in HR, the team that owns this evidence request; "
+                                                   "someone independent must review it."):
             review()
     evidence.refresh_from_db()
     assert evidence.status == EvidenceStatus.PENDING

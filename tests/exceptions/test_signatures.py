@@ -221,6 +221,7 @@ def test_a_signature_records_signer_time_ip_name_decision_and_the_hash_of_what_w
     assert signature.typed_name == finance.get_full_name()
     assert (signature.decision, signature.role, signature.version) == ("approve", "finance", 1)
     assert signature.comment == "Budget owner agrees."
+    assert signature.security_recommendation == "approve"  # what Security recommended when it was signed
     assert signature.voided_at is None
     # The hash is SHA-256 over exactly the content the signer read, recomputable by anyone.
     assert signature.content_sha256 == canonical_sha256(content)
@@ -232,7 +233,8 @@ def test_a_signature_records_signer_time_ip_name_decision_and_the_hash_of_what_w
     entry = [e for e in history(awaiting) if e.verb == "exception.signed"][-1]
     assert entry.actor == finance
     assert entry.after == {"role": "finance", "decision": "approve", "version": 1,
-                           "content_sha256": signature.content_sha256, "ip": "198.51.100.23"}
+                           "content_sha256": signature.content_sha256, "ip": "198.51.100.23",
+                           "security_recommendation": "approve"}
 
 
 def test_the_api_records_the_callers_address(awaiting, people, client_for):
