@@ -32,6 +32,7 @@ from exceptions.models import (
     SignerRole,
 )
 from exceptions.signers import required_signer_roles, signer_roles_of
+from nhi.models import NonHumanIdentity
 from soc2hub import permissions
 from soc2hub.models import ActivityLog, Membership, Role, TeamFunction, User
 from soc2hub.notifications import members_of, notify, security_people
@@ -94,6 +95,16 @@ def _validate(*, actor, fields: dict, controls, today: dt.date, nhis=()) -> None
     team = fields.get("requesting_team")
     if team is not None and not actor.is_security and team.pk not in actor.team_ids():
         errors["requesting_team"] = "You can request exceptions only for a team you belong to."
+    # What the actor may not see answers exactly like what does not exist: naming it, or
+    # saying whose it is, would tell them about it.
+    if controls and len(permissions.restrict(Control.objects.filter(pk__in=[c.pk for c in controls]),
+                                             actor)) < len({c.pk for c in controls}):
+        errors["controls"] = "No such control."
+        controls = []
+    if nhis and len(permissions.restrict(NonHumanIdentity.objects.filter(pk__in=[n.pk for n in nhis]),
+                                         actor)) < len({n.pk for n in nhis}):
+        errors["nhis"] = "No such identity."
+        nhis = []
     if team is not None and controls and not actor.is_security:
         foreign = [c.ref for c in controls
                    if team.pk not in {getattr(c, f"{role}_id") for role in OWNER_ROLES}]

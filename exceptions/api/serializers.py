@@ -9,7 +9,31 @@ from exceptions.models import (
     SignatureDecision,
 )
 from nhi.models import NonHumanIdentity
+from soc2hub import permissions
 from soc2hub.models import Team
+
+
+class VisibleRelatedField:
+    """Only rows the caller may see (``permissions.restrict``) can be named, and any other value
+    is refused with one message, whether the row does not exist or is not theirs to see."""
+
+    not_found = "No such row."
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {}).update(
+            {key: self.not_found for key in ("does_not_exist", "incorrect_type", "invalid")})
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return permissions.restrict(super().get_queryset(), self.context["request"].user)
+
+
+class VisibleControlField(VisibleRelatedField, serializers.SlugRelatedField):
+    not_found = "No such control."
+
+
+class VisibleNhiField(VisibleRelatedField, serializers.PrimaryKeyRelatedField):
+    not_found = "No such identity."
 
 
 class SignatureSerializer(serializers.ModelSerializer):
@@ -31,11 +55,10 @@ class ExceptionSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     requesting_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
     business_owner = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
-    controls = serializers.SlugRelatedField(slug_field="ref", queryset=Control.objects.all(), many=True,
-                                            required=False)
+    controls = VisibleControlField(slug_field="ref", queryset=Control.objects.all(), many=True, required=False)
     criteria = serializers.SlugRelatedField(slug_field="code", queryset=Criterion.objects.all(), many=True,
                                             required=False)
-    nhis = serializers.PrimaryKeyRelatedField(queryset=NonHumanIdentity.objects.all(), many=True, required=False)
+    nhis = VisibleNhiField(queryset=NonHumanIdentity.objects.all(), many=True, required=False)
     risk_score = serializers.IntegerField(read_only=True)
     risk_level = serializers.CharField(read_only=True)
     content_sha256 = serializers.CharField(read_only=True)

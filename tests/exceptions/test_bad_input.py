@@ -207,7 +207,7 @@ def test_likelihood_and_impact_run_from_1_to_5(request_as, door, field, value):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("controls", ["HR-01", "NOPE-99"], "Object with ref=NOPE-99 does not exist."),
+    ("controls", ["HR-01", "NOPE-99"], "No such control."),
     ("criteria", ["ZZ9.9"], "Object with code=ZZ9.9 does not exist."),
     ("business_owner", "no-such-team", "Object with slug=no-such-team does not exist."),
     ("type", "loophole", '"loophole" is not a valid choice.'),

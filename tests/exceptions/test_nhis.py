@@ -23,12 +23,24 @@ def test_an_exception_covers_the_requesting_teams_identities(people, teams):
     assert exception.signed_content()["non_human_identities"] == ["hr-payroll-key"]
 
 
-def test_another_teams_identity_is_refused_and_nothing_is_created(people, teams):
+def test_another_teams_identity_is_refused_without_naming_it_and_nothing_is_created(people, teams):
     key = identity(teams["engineering"], "eng-deploy-key")
     with pytest.raises(ValidationError) as refused:
         services.exception_create(actor=people["owner"], nhis=[key], **fields_for(teams["hr"]))
-    assert "eng-deploy-key is not owned by HR" in refused.value.message_dict["nhis"][0]
+    # HR may not see Engineering's identities: the answer is the one for an identity that does not exist.
+    assert refused.value.message_dict["nhis"] == ["No such identity."]
     assert ExceptionRecord.objects.count() == 0
+
+
+def test_an_identity_the_requester_sees_but_another_team_owns_is_named(people, teams):
+    from tests.factories import member_of
+
+    both = member_of(teams["engineering"], username="hal_hr_and_engineering")
+    member_of(teams["hr"], username="hal_hr_and_engineering")
+    key = identity(teams["engineering"], "eng-deploy-key")
+    with pytest.raises(ValidationError) as refused:
+        services.exception_create(actor=both, nhis=[key], **fields_for(teams["hr"]))
+    assert refused.value.message_dict["nhis"] == ["eng-deploy-key is not owned by HR."]
 
 
 def test_adding_an_identity_after_signing_voids_the_signatures(people, teams):
