@@ -81,7 +81,13 @@ class AuditorForm(forms.Form):
 
 
 class AuditorEndForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=User.objects.all())
+    """End an auditor's access: one of this audit's auditors, nobody else."""
+
+    user = forms.ModelChoiceField(queryset=User.objects.none())
+
+    def __init__(self, *args, audit: Audit, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = User.objects.filter(audit_assignments__audit=audit)
 
 
 class AuditRequestForm(forms.Form):

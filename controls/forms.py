@@ -1,7 +1,9 @@
 from django import forms
 
 from controls.models import OWNER_ROLES, Control, CrosswalkReference, Criterion
+from soc2hub import permissions
 from soc2hub.models import Team
+from soc2hub.pickers import restrict_choices
 
 
 class OwnerChangeForm(forms.Form):
@@ -12,6 +14,10 @@ class OwnerChangeForm(forms.Form):
         queryset=Team.objects.all(), required=False, empty_label="Unassigned",
         error_messages={"invalid_choice": "Choose an existing team, or Unassigned."},
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        restrict_choices(self, user, team=permissions.VIEW)
 
 
 class ControlForm(forms.ModelForm):
@@ -35,8 +41,11 @@ class ControlForm(forms.ModelForm):
             "evidence_standard": forms.Textarea(attrs={"rows": 4}),
         }
 
-    def __init__(self, *args, can_change_owners: bool, **kwargs):
+    def __init__(self, *args, user, can_change_owners: bool, **kwargs):
         super().__init__(*args, **kwargs)
+        # Crosswalk references are the frameworks' public catalogue: no row of it is hidden.
+        restrict_choices(self, user, criteria=permissions.VIEW,
+                         **dict.fromkeys(OWNER_ROLES, permissions.VIEW))
         if not can_change_owners:
             for role in OWNER_ROLES:
                 self.fields[role].disabled = True

@@ -42,7 +42,7 @@ def ownership_matrix(request):
 def criterion_owner_change(request, code):
     criterion = get_object_or_404(permissions.restrict(Criterion.objects.all(), request.user), code=code)
     permissions.require(request.user, permissions.CHANGE_OWNERS, criterion)
-    form = OwnerChangeForm(request.POST)
+    form = OwnerChangeForm(request.POST, user=request.user)
     error = None
     if form.is_valid():
         services.criterion_set_owners(
@@ -123,7 +123,8 @@ def control_detail(request, ref):
 
 def _control_form_page(request, *, control: Control | None):
     can_change_owners = permissions.can(request.user, permissions.CHANGE_OWNERS, control or Control)
-    form = ControlForm(request.POST or None, instance=control, can_change_owners=can_change_owners)
+    form = ControlForm(request.POST or None, instance=control, user=request.user,
+                       can_change_owners=can_change_owners)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         criteria, crosswalk = data.pop("criteria"), data.pop("crosswalk")

@@ -4,7 +4,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from controls.models import Control
-from evidence.models import AWAITING_TEAM, Cadence, EvidenceRequest, EvidenceTemplate, RequestStatus
+from evidence.models import (
+    AWAITING_TEAM,
+    Cadence,
+    Evidence,
+    EvidenceRequest,
+    EvidenceStatus,
+    EvidenceTemplate,
+    RequestStatus,
+)
+from soc2hub import permissions
 from soc2hub.models import Team
 
 STATE_CHOICES = [
@@ -56,3 +65,19 @@ class EvidenceTemplateFilterSet(django_filters.FilterSet):
     class Meta:
         model = EvidenceTemplate
         fields = ["team", "control", "cadence", "is_active"]
+
+
+def _visible_requests(request):
+    return permissions.restrict(EvidenceRequest.objects.all(), getattr(request, "user", None))
+
+
+class EvidenceFilterSet(django_filters.FilterSet):
+    """Submissions by ``request`` (id) and ``status``. The request is looked up among those the
+    caller may see: one they may not is refused exactly as one that does not exist."""
+
+    request = django_filters.ModelChoiceFilter(queryset=_visible_requests)
+    status = django_filters.ChoiceFilter(choices=EvidenceStatus.choices)
+
+    class Meta:
+        model = Evidence
+        fields = ["request", "status"]

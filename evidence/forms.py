@@ -4,6 +4,8 @@ from django.contrib.auth.models import Group
 from controls.models import Control
 from evidence.models import EvidenceTemplate
 from evidence.storage import allowed_extensions
+from soc2hub import permissions
+from soc2hub.pickers import restrict_choices
 from soc2hub.widgets import DateInput
 
 
@@ -66,9 +68,10 @@ class EvidenceTemplateForm(forms.ModelForm):
             "due_days_after_period_end": "Due (days after period end)",
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["control"].queryset = Control.objects.order_by("ref")
         self.fields["owner_team"].required = False
         self.fields["owner_team"].help_text = "Leave empty to use the control's evidence owner."
-        self.fields["reviewer_group"].queryset = Group.objects.order_by("name")
+        self.fields["reviewer_group"].queryset = Group.objects.order_by("name")  # role groups: none is hidden
+        restrict_choices(self, user, control=permissions.VIEW, owner_team=permissions.VIEW)

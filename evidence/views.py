@@ -186,7 +186,7 @@ def template_detail(request, pk):
 
 
 def _template_form_page(request, *, template):
-    form = EvidenceTemplateForm(request.POST or None, instance=template,
+    form = EvidenceTemplateForm(request.POST or None, instance=template, user=request.user,
                                 initial=None if template else {"control": request.GET.get("control")})
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}

@@ -11,8 +11,21 @@ from nhi.models import (
     NhiKind,
     NonHumanIdentity,
 )
+from soc2hub import permissions
 from soc2hub.models import Team, User
+from soc2hub.pickers import member_choices, restrict_choices
 from soc2hub.widgets import DateInput
+
+
+def _posted(form: forms.Form, name: str):
+    """The row a bound form's choice field names, read before the form is cleaned (so another
+    field's choices can follow it), or None."""
+    if not form.is_bound:
+        return None
+    try:
+        return form.fields[name].clean(form[name].data)
+    except forms.ValidationError:
+        return None
 
 
 class NhiForm(forms.ModelForm):
@@ -41,7 +54,15 @@ class NhiForm(forms.ModelForm):
             teams = teams.filter(memberships__user=user)
         self.fields["owner_team"].queryset = teams
         self.fields["owner_team"].required = not self.instance.pk
-        self.fields["technical_owner"].queryset = User.objects.filter(is_active=True).order_by("first_name")
+        restrict_choices(self, user, controls=permissions.VIEW)
+        # The technical owner answers for it: an active member of its owner team. The one on
+        # record may stay after leaving (the identity shows as orphaned) until someone changes it.
+        editing = bool(self.instance.pk)
+        member_choices(self.fields["technical_owner"],
+                       self.instance.owner_team if editing else _posted(self, "owner_team"),
+                       keep=self.instance.technical_owner if editing else None,
+                       teams=None if editing else teams)
+        self.fields["technical_owner"].help_text = "An active member of the owner team."
         self.fields["rotation_interval_days"].help_text = "Leave empty for the policy default of its kind."
         if self.instance.pk:
             self.fields["owner_team"].disabled = True
@@ -67,9 +88,15 @@ class RevokeForm(forms.Form):
 
 class TransferForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), label="New owner team")
-    technical_owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True).order_by("first_name"),
-                                             required=False, label="New technical owner")
+    technical_owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label="New technical owner",
+                                             help_text="An active member of the new team.")
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        restrict_choices(self, user, team=permissions.VIEW)
+        teams = self.fields["team"].queryset
+        member_choices(self.fields["technical_owner"], _posted(self, "team"), teams=teams)
 
 
 class ImportForm(forms.Form):
@@ -79,6 +106,10 @@ class ImportForm(forms.Form):
                                           label="Owner team for rows that name none")
     default_environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.PRODUCTION,
                                             label="Environment for rows that name none")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        restrict_choices(self, user, default_team=permissions.VIEW)
 
 
 class CampaignForm(forms.ModelForm):
@@ -94,9 +125,10 @@ class CampaignForm(forms.ModelForm):
         widgets = {"due_on": DateInput(),
                    "teams": forms.SelectMultiple(attrs={"size": 5})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["evidence_request"].queryset = (EvidenceRequest.objects.filter(status__in=AWAITING_TEAM)
                                                     .select_related("control").order_by("due_on"))
+        restrict_choices(self, user, teams=permissions.VIEW, evidence_request=permissions.VIEW)
         self.fields["evidence_request"].help_text = ("The results are attached here as evidence when the campaign "
                                                      "closes (e.g. the quarterly access review).")

@@ -64,7 +64,8 @@ from nhi.models import (
     rotation_due,
 )
 from soc2hub import permissions
-from soc2hub.models import Team, User
+from soc2hub.models import Membership, Team, User
+from soc2hub.pickers import choose_member_message
 from soc2hub.services import activity_record
 
 logger = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ class _Comparison:
         self.default_team = imp.default_team
         self._team_slugs = None
         self._usernames: dict[int, str] = {}
+        self._members: dict[int, set[int]] | None = None
 
     def existing(self, rows: list[ParsedRow], *, lock: bool) -> dict:
         keys = defaultdict(list)
@@ -288,8 +290,27 @@ class _Comparison:
             return RowError(row.line, row.external_id,
                             "owner_team: a new active identity needs an owner team; name one in the file or "
                             "choose a default team for the import.")
+        owner, team = values.get("technical_owner"), values.get("owner_team")
+        problem = self._not_a_member(row, owner.pk if owner else None, team.pk if team else None)
+        if problem:
+            return problem
         values["owasp_tags"] = _with_tags(values.get("owasp_tags") or [], row.add_tags)
         return Outcome("new", row, {name: value for name, value in values.items() if name in IMPORTED_FIELDS})
+
+    def _not_a_member(self, row: ParsedRow, owner_id: int | None, team_id: int | None) -> RowError | None:
+        """A technical owner must be an active member of the identity's owner team, as on the
+        pages and in the API; one query for every membership, the first time it is needed."""
+        if owner_id is None:
+            return None
+        if self._members is None:
+            self._members = defaultdict(set)
+            for member_team_id, user_id in Membership.objects.filter(user__is_active=True).values_list(
+                    "team_id", "user_id"):
+                self._members[member_team_id].add(user_id)
+        if owner_id in self._members.get(team_id, ()):
+            return None
+        team = next((t for t in self.context.teams.values() if t.pk == team_id), None)
+        return RowError(row.line, row.external_id, f"technical_owner: {choose_member_message(team)}")
 
     def _update(self, row: ParsedRow, current: dict) -> Outcome | RowError:
         target = {name: value for name, value in row.fields.items() if name in IMPORTED_FIELDS}
@@ -319,6 +340,10 @@ class _Comparison:
         updated = dict(current)
         for name, (_, new) in changes.items():
             updated[f"{name}_id" if name in RELATIONS else name] = new
+        if "technical_owner" in changes:  # one already on record may stay, as on the pages
+            problem = self._not_a_member(row, updated["technical_owner_id"], updated["owner_team_id"])
+            if problem:
+                return problem
         return Outcome("updated", row, updated, changes)
 
     def describe(self, name: str, value):

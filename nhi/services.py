@@ -11,6 +11,7 @@ from nhi.models import DEFAULT_ROTATION_DAYS, LIVE_STATUSES, NhiStatus, NonHuman
 from soc2hub import permissions
 from soc2hub.models import Team, User
 from soc2hub.notifications import members_of, notify, security_people
+from soc2hub.pickers import check_member
 from soc2hub.services import activity_record
 
 EDITABLE_FIELDS = (
@@ -58,6 +59,8 @@ def nhi_create(*, actor, controls=(), **fields) -> NonHumanIdentity:
     if team is not None and not actor.is_security and team.pk not in actor.team_ids():
         raise ValidationError({"owner_team": "You can register identities only for a team you belong to."})
     _check_owner(fields, status=NhiStatus.ACTIVE)
+    # Someone answers for it: an active member of its owner team (OWASP NHI1:2025).
+    check_member(fields.get("technical_owner"), team, field="technical_owner")
     _check_dates(fields, timezone.localdate())
     fields.setdefault("source", "manual")
     if fields.get("rotation_interval_days") is None:
@@ -80,6 +83,8 @@ def nhi_update(*, nhi: NonHumanIdentity, actor, controls=None, **fields) -> NonH
     if "owner_team" in fields and fields["owner_team"] != nhi.owner_team:
         raise ValidationError({"owner_team": "Use “Transfer ownership”: a transfer also marks the credential for "
                                              "rotation."})
+    if "technical_owner" in fields:  # whoever holds it already may stay until it is changed
+        check_member(fields["technical_owner"], nhi.owner_team, field="technical_owner", keep=nhi.technical_owner)
     before = snapshot(nhi)
     for name, value in fields.items():
         setattr(nhi, name, value)
@@ -172,8 +177,7 @@ def nhi_transfer(*, nhi: NonHumanIdentity, actor, team: Team, technical_owner: U
     permissions.require(actor, permissions.TRANSFER, nhi)
     if team is None:
         raise ValidationError({"team": "Choose the team that takes it over."})
-    if technical_owner is not None and (not technical_owner.is_active or team.pk not in technical_owner.team_ids()):
-        raise ValidationError({"technical_owner": f"The new technical owner must be an active member of {team}."})
+    check_member(technical_owner, team, field="technical_owner")
     before = snapshot(nhi, ("owner_team", "technical_owner", "rotation_required", "transfer_required"))
     nhi.owner_team, nhi.technical_owner = team, technical_owner
     nhi.rotation_required, nhi.transfer_required = True, False

@@ -177,19 +177,32 @@ class AuditRefSerializer(serializers.Serializer):
     audit = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="The audit's id.")
 
 
+class InAuditScopeField(serializers.SlugRelatedField):
+    """A control or criterion of the audit in the serializer's context (``audit.controls()`` or
+    ``audit.criteria()``). An auditor sees the programme only through their audit: a row outside
+    its scope is refused exactly as one that does not exist."""
+
+    def __init__(self, *, scope: str, **kwargs):
+        self.scope = scope
+        super().__init__(queryset=Control.objects.none() if scope == "controls" else Criterion.objects.none(),
+                         required=False, allow_null=True, **kwargs)
+
+    def get_queryset(self):
+        audit = self.context.get("audit")
+        return getattr(audit, self.scope)() if audit is not None else super().get_queryset()
+
+
 class AuditorRequestRaiseSerializer(AuditRefSerializer):
     """Raise a request: the audit, what is needed, the control (by ref) or, failing one, the
     criterion (by code) it is about, and when it is due. The control's evidence owner team
-    answers it."""
+    answers it. Give the audit in the context (``{"audit": audit}``)."""
 
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=MAX_DESCRIPTION)
-    control = serializers.SlugRelatedField(slug_field="ref", queryset=Control.objects.all(), required=False,
-                                           allow_null=True,
-                                           error_messages={"does_not_exist": "No control {value}."})
-    criterion = serializers.SlugRelatedField(slug_field="code", queryset=Criterion.objects.all(), required=False,
-                                             allow_null=True,
-                                             error_messages={"does_not_exist": "No criterion {value}."})
+    control = InAuditScopeField(slug_field="ref", scope="controls",
+                                error_messages={"does_not_exist": "No control {value} in this audit's scope."})
+    criterion = InAuditScopeField(slug_field="code", scope="criteria",
+                                  error_messages={"does_not_exist": "No criterion {value} in this audit's scope."})
     due_on = serializers.DateField()
 
 

@@ -242,7 +242,8 @@ class AuditRequestViewSet(AuditRowObject, mixins.ListModelMixin, mixins.Retrieve
                    summary="Raise an auditor request")
     def create(self, request, *args, **kwargs):
         audit = _audit_in_body(request, permissions.RAISE_REQUEST)
-        body = AuditorRequestRaiseSerializer(data=request.data)
+        body = AuditorRequestRaiseSerializer(data=request.data, context={**self.get_serializer_context(),
+                                                                         "audit": audit})
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         del data["audit"]

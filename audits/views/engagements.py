@@ -142,7 +142,7 @@ def auditor_set(request, audit_id):
 def auditor_end(request, audit_id):
     audit = load_audit(request, audit_id)
     permissions.require(request.user, permissions.MANAGE, audit)
-    form = AuditorEndForm(request.POST)
+    form = AuditorEndForm(request.POST, audit=audit)
     if not form.is_valid():
         messages.error(request, "Choose whose access to end.")
         return redirect(audit)

@@ -2,9 +2,10 @@ from rest_framework import serializers
 
 from controls.models import OWNER_ROLES, Control, CrosswalkReference, Criterion
 from soc2hub.models import Team
+from soc2hub.pickers import VisibleSlugRelatedField
 
 
-class TeamRefField(serializers.SlugRelatedField):
+class TeamRefField(VisibleSlugRelatedField):
     """An owner, written and read as the team's slug; null means unassigned."""
 
     default_error_messages = {
@@ -51,9 +52,10 @@ class ControlSerializer(serializers.ModelSerializer):
     business_owner = TeamRefField()
     control_owner = TeamRefField()
     evidence_owner = TeamRefField()
-    criteria = serializers.SlugRelatedField(
+    criteria = VisibleSlugRelatedField(
         slug_field="code", queryset=Criterion.objects.all(), many=True,
     )
+    # Crosswalk references are the frameworks' public catalogue: no row of it is hidden.
     crosswalk = serializers.SlugRelatedField(
         slug_field="code", queryset=CrosswalkReference.objects.all(), many=True, required=False,
     )

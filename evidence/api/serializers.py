@@ -13,14 +13,16 @@ from evidence.models import (
     EvidenceTemplate,
 )
 from soc2hub.models import Team
+from soc2hub.pickers import VisibleSlugRelatedField
 
 
 class EvidenceTemplateSerializer(serializers.ModelSerializer):
     """An evidence standard. Control by ref, owning team by slug (omit it to use the control's
     evidence owner), reviewing group by name (Security when omitted)."""
 
-    control = serializers.SlugRelatedField(slug_field="ref", queryset=Control.objects.all())
-    owner_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
+    control = VisibleSlugRelatedField(slug_field="ref", queryset=Control.objects.all())
+    owner_team = VisibleSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
+    # Role groups are not hidden from anyone who may write a standard (Security).
     reviewer_group = serializers.SlugRelatedField(slug_field="name", queryset=Group.objects.all(), required=False)
 
     class Meta:

@@ -16,7 +16,7 @@ from evidence.api.serializers import (
     EvidenceSubmitSerializer,
     EvidenceTemplateSerializer,
 )
-from evidence.filtersets import EvidenceRequestFilterSet, EvidenceTemplateFilterSet
+from evidence.filtersets import EvidenceFilterSet, EvidenceRequestFilterSet, EvidenceTemplateFilterSet
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
 from evidence.views import file_attachment
 from soc2hub import permissions
@@ -75,7 +75,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     reject are the review. There is no edit or delete: approved evidence is immutable."""
 
     serializer_class = EvidenceSerializer
-    filterset_fields = ["request", "status"]
+    filterset_class = EvidenceFilterSet
     ordering_fields = ["submitted_at"]
     permission_actions = {
         "approve": permissions.REVIEW,

@@ -12,16 +12,35 @@ from nhi.models import (
     NonHumanIdentity,
     RotationRecord,
 )
-from soc2hub.models import Team, User
+from evidence.models import EvidenceRequest
+from soc2hub.models import Team
+from soc2hub.pickers import (
+    UsernameField,
+    VisiblePrimaryKeyRelatedField,
+    VisibleSlugRelatedField,
+    choose_member_message,
+    member_named,
+)
+
+
+def _technical_owner(attrs: dict, team: Team | None, *, keep=None) -> dict:
+    """Turn the ``technical_owner`` username into the person: an active member of ``team``
+    (``keep``, the one on record, may stay). One answer for anyone else, known or not."""
+    username = attrs.get("technical_owner")
+    if username is not None:
+        person = member_named(team, username, keep=keep)
+        if person is None:
+            raise serializers.ValidationError({"technical_owner": [choose_member_message(team)]})
+        attrs["technical_owner"] = person
+    return attrs
 
 
 class NhiSerializer(serializers.ModelSerializer):
-    owner_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True,
-                                              required=False)
-    technical_owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(),
-                                                   allow_null=True, required=False)
-    controls = serializers.SlugRelatedField(slug_field="ref", queryset=Control.objects.all(), many=True,
-                                            required=False)
+    owner_team = VisibleSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True,
+                                         required=False)
+    technical_owner = UsernameField(help_text="Username of an active member of the owner team.")
+    controls = VisibleSlugRelatedField(slug_field="ref", queryset=Control.objects.all(), many=True,
+                                       required=False)
     owasp_tags = serializers.ListField(child=serializers.ChoiceField(choices=[t for t, _ in OWASP_NHI_TAGS]),
                                        required=False)
     is_rotation_overdue = serializers.BooleanField(read_only=True)
@@ -41,6 +60,11 @@ class NhiSerializer(serializers.ModelSerializer):
         read_only_fields = ["source", "rotation_due_on", "rotation_required", "transfer_required", "status",
                             "created_at", "updated_at"]
 
+    def validate(self, attrs):
+        if self.instance is not None:  # the owner team changes only by a transfer
+            return _technical_owner(attrs, self.instance.owner_team, keep=self.instance.technical_owner)
+        return _technical_owner(attrs, attrs.get("owner_team"))
+
 
 class RotateSerializer(serializers.Serializer):
     rotated_on = serializers.DateField(required=False)
@@ -57,10 +81,12 @@ class RevokeSerializer(serializers.Serializer):
 
 
 class TransferSerializer(serializers.Serializer):
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
-    technical_owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(),
-                                                   required=False, allow_null=True)
+    team = VisibleSlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    technical_owner = UsernameField(help_text="Username of an active member of the new team.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def validate(self, attrs):
+        return _technical_owner(attrs, attrs["team"])
 
 
 class RotationRecordSerializer(serializers.ModelSerializer):
@@ -85,7 +111,9 @@ class AttestationItemSerializer(serializers.ModelSerializer):
 
 
 class CampaignSerializer(serializers.ModelSerializer):
-    teams = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), many=True, required=False)
+    teams = VisibleSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), many=True, required=False)
+    evidence_request = VisiblePrimaryKeyRelatedField(queryset=EvidenceRequest.objects.all(), allow_null=True,
+                                                     required=False)
     kinds = serializers.ListField(child=serializers.ChoiceField(choices=NhiKind.choices), required=False)
     environments = serializers.ListField(child=serializers.ChoiceField(choices=Environment.choices), required=False)
     item_count = serializers.IntegerField(read_only=True)
@@ -123,6 +151,6 @@ class NhiImportUploadSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=ImportFormat.choices)
     dry_run = serializers.BooleanField(default=True, help_text="true: check and preview only. false: apply "
                                                                "straight after the check if no row has an error.")
-    default_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False,
-                                                allow_null=True)
+    default_team = VisibleSlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False,
+                                           allow_null=True)
     default_environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)

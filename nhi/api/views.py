@@ -63,7 +63,7 @@ class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         serializer.instance = self.get_queryset().get(pk=nhi.pk)
 
     def _body(self, serializer_class):
-        body = serializer_class(data=self.request.data)
+        body = serializer_class(data=self.request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         return body.validated_data
 
@@ -163,7 +163,7 @@ class NhiImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         refused = getattr(request._request, "upload_refused", None)  # see soc2hub.uploads
         if refused:
             raise UploadTooLarge(refused)
-        body = NhiImportUploadSerializer(data=data)
+        body = NhiImportUploadSerializer(data=data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         apply_when_clean = not data.pop("dry_run")

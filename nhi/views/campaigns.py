@@ -35,7 +35,7 @@ def campaign_list(request):
 @login_required
 def campaign_create(request):
     permissions.require(request.user, permissions.ADD, AttestationCampaign)
-    form = CampaignForm(request.POST or None)
+    form = CampaignForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             campaign = campaigns.campaign_open(actor=request.user, **form.cleaned_data)

@@ -24,7 +24,7 @@ def import_list(request):
 @login_required
 def import_create(request):
     permissions.require(request.user, permissions.IMPORT, NhiImport)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
     refused = getattr(request, "upload_refused", None)
     if refused:
         form.is_valid()

@@ -74,7 +74,7 @@ def detail(request, pk, *, rotate_form=None, revoke_form=None, transfer_form=Non
         "can_act": live and permissions.can(user, permissions.ROTATE, nhi),
         "rotate_form": rotate_form or RotateForm(),
         "revoke_form": revoke_form or RevokeForm(),
-        "transfer_form": transfer_form or TransferForm(),
+        "transfer_form": transfer_form or TransferForm(user=user),
     }, status=status)
 
 
@@ -110,9 +110,9 @@ def edit(request, pk):
     return _form_page(request, nhi=nhi)
 
 
-def _action(request, pk, *, form_class, form_name, run, done):
+def _action(request, pk, *, form_class, form_name, run, done, form_kwargs=None):
     nhi = get_nhi(request, pk)
-    form = form_class(request.POST, request.FILES)
+    form = form_class(request.POST, request.FILES, **(form_kwargs or {}))
     if form.is_valid():
         try:
             run(nhi, form.cleaned_data)
@@ -148,6 +148,7 @@ def revoke(request, pk):
 def transfer(request, pk):
     permissions.require(request.user, permissions.TRANSFER, get_nhi(request, pk))
     return _action(request, pk, form_class=TransferForm, form_name="transfer_form",
+                   form_kwargs={"user": request.user},
                    done="Ownership transferred. The credential is marked for rotation.",
                    run=lambda nhi, data: services.nhi_transfer(nhi=nhi, actor=request.user, **data))
 

@@ -406,8 +406,10 @@ def test_transferring_marks_the_credential_for_rotation(key, teams, personas, cl
 
 
 @pytest.mark.parametrize("who, message", [
-    ("other_team", "The new technical owner must be an active member of Engineering."),  # Olivia is in Legal
-    ("leaver", "Select a valid choice."),  # inactive people are not offered
+    # One answer for a stranger, a leaver (not offered) and an id nobody has.
+    ("other_team", "Choose an active member of Engineering."),  # Olivia is in Legal
+    ("leaver", "Choose an active member of Engineering."),
+    ("unknown", "Choose an active member of Engineering."),
     ("nobody", None),
 ])
 def test_a_transfer_the_form_refuses_changes_nothing(key, teams, personas, client_for, who, message):
@@ -416,6 +418,8 @@ def test_a_transfer_the_form_refuses_changes_nothing(key, teams, personas, clien
         form["technical_owner"] = personas["other_team"].pk
     elif who == "leaver":
         form["technical_owner"] = User.objects.get(username="lee_leaver").pk
+    elif who == "unknown":
+        form["technical_owner"] = 987654
     else:
         form = {"technical_owner": ""}  # no team chosen
         message = "This field is required."
