@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from soc2hub.models import ActivityLog
-from tests.factories import PASSWORD, Role, UserFactory, member_of, second_factor, totp_now
+from tests.factories import PASSWORD, UserFactory, member_of, second_factor, totp_now
 
 LOGIN = "/accounts/login/"
 MFA_STEP = "/accounts/2fa/authenticate/"
