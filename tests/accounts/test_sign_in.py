@@ -19,11 +19,6 @@ def sign_in(client, username, password=PASSWORD, ip="198.51.100.10"):
     return client.post(LOGIN, {"login": username, "password": password}, REMOTE_ADDR=ip)
 
 
-def signed_in_as(client) -> str | None:
-    response = client.get("/api/v1/")
-    return None if response.status_code in (302, 401, 403) else response.wsgi_request.user.username
-
-
 @pytest.fixture
 def person(db):
     return UserFactory(username="pat", first_name="Pat", last_name="Doe")
