@@ -27,10 +27,14 @@ def mfa_on(settings):
     settings.MFA_REQUIRED_GROUPS = ["Security", "Leadership", "Finance", "Auditors"]
 
 
-def new_page(browser, live_server, width=1366):
-    context = browser.new_context(viewport={"width": width, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    return context.new_page()
+@pytest.fixture
+def new_page(new_context):
+    """A page in a fresh context watched for CSP violations (tests/e2e/conftest.py)."""
+    def make(width=1366):
+        page = new_context().new_page()
+        page.set_viewport_size({"width": width, "height": 900})
+        return page
+    return make
 
 
 def submit_password(page, username, password=PASSWORD):
@@ -40,10 +44,10 @@ def submit_password(page, username, password=PASSWORD):
     page.get_by_role("button", name="Sign in", exact=True).click()
 
 
-def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, personas, browser, live_server,
+def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, personas, new_page,
                                                                        screenshot):
     security = personas["security"]
-    page = new_page(browser, live_server)
+    page = new_page()
     assert serious_accessibility_problems(page.goto("/accounts/login/") and page) == []
     screenshot(page, "0-sign-in")
 
@@ -87,15 +91,15 @@ def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, pers
     screenshot(page, "4-signed-in")
 
 
-def test_a_finance_signer_confirms_with_a_code_and_a_wrong_one_signs_nothing(mfa_on, personas, teams, browser,
-                                                                                live_server, screenshot):
+def test_a_finance_signer_confirms_with_a_code_and_a_wrong_one_signs_nothing(mfa_on, personas, teams, new_page,
+                                                                                screenshot):
     people = {**personas, "finance": member_of(teams["finance"], username="fran_finance", first_name="Fran",
                                                last_name="Okoro")}
     exception = advance(make_exception(people["owner"], teams["hr"]), ExceptionStatus.UNDER_REVIEW, people)
     finance = people["finance"]
     second_factor(finance)
 
-    page = new_page(browser, live_server, width=390)
+    page = new_page(width=390)
     submit_password(page, finance.username)
     page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/$"))
     page.get_by_label("Code").fill(totp_now())
@@ -122,10 +126,10 @@ def test_a_finance_signer_confirms_with_a_code_and_a_wrong_one_signs_nothing(mfa
     screenshot(page, "2-signed")
 
 
-def test_a_person_who_keeps_guessing_is_paused_and_security_lifts_it(personas, browser, live_server, screenshot,
+def test_a_person_who_keeps_guessing_is_paused_and_security_lifts_it(personas, new_page, screenshot,
                                                                         settings):
     owner = personas["owner"]
-    page = new_page(browser, live_server)
+    page = new_page()
     for _ in range(settings.AXES_FAILURE_LIMIT):
         submit_password(page, owner.username, "Winter2026!")
     expect(page.get_by_role("heading", name="Sign-in paused")).to_be_visible()
@@ -135,7 +139,7 @@ def test_a_person_who_keeps_guessing_is_paused_and_security_lifts_it(personas, b
     submit_password(page, owner.username)  # the right password waits too
     expect(page.get_by_role("heading", name="Sign-in paused")).to_be_visible()
 
-    security = new_page(browser, live_server)
+    security = new_page()
     submit_password(security, personas["security"].username)
     security.wait_for_url(re.compile(r"/$"))
     security.goto("/security/lockouts/")
