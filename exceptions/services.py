@@ -34,6 +34,7 @@ from exceptions.models import (
 from exceptions.signers import required_signer_roles, signer_roles_of
 from nhi.models import NonHumanIdentity
 from soc2hub import permissions
+from soc2hub.auth import identity_confirm
 from soc2hub.models import ActivityLog, Membership, Role, TeamFunction, User
 from soc2hub.notifications import members_of, notify, security_people
 from soc2hub.services import activity_record
@@ -326,12 +327,24 @@ def _names_match(typed: str, user) -> bool:
     return bool(expected) and hmac.compare_digest(norm(typed), expected)
 
 
-@transaction.atomic
 def exception_sign(*, exception: ExceptionRecord, signer, decision: str, typed_name: str, password: str,
-                   content_sha256: str, ip_address: str | None = None, comment: str = "",
-                   role: str | None = None) -> ExceptionSignature:
-    """A required signer approves or rejects the exact version they read. The password and
-    the typed full name confirm it is them; the content hash confirms what they read."""
+                   content_sha256: str, otp_code: str = "", request=None, ip_address: str | None = None,
+                   comment: str = "", role: str | None = None) -> ExceptionSignature:
+    """A required signer approves or rejects the exact version they read. The password, a
+    current second-factor code (step-up) and the typed full name confirm it is them; the
+    content hash confirms what they read.
+
+    The identity check runs before the signing transaction, so that a wrong password or code
+    counts towards the sign-in lockout (``soc2hub.auth``) even though nothing is signed."""
+    permissions.require(signer, permissions.SIGN, exception)
+    identity_confirm(user=signer, password=password, otp_code=otp_code, request=request)
+    return _signature_record(exception=exception, signer=signer, decision=decision, typed_name=typed_name,
+                             content_sha256=content_sha256, ip_address=ip_address, comment=comment, role=role)
+
+
+@transaction.atomic
+def _signature_record(*, exception: ExceptionRecord, signer, decision: str, typed_name: str, content_sha256: str,
+                      ip_address: str | None, comment: str, role: str | None) -> ExceptionSignature:
     exception = ExceptionRecord.objects.select_for_update().select_related(
         "requesting_team", "business_owner").get(pk=exception.pk)
     permissions.require(signer, permissions.SIGN, exception)
@@ -340,8 +353,6 @@ def exception_sign(*, exception: ExceptionRecord, signer, decision: str, typed_n
                               "signed only while it awaits signatures.")
     if decision not in SignatureDecision.values:
         raise ValidationError({"decision": "Choose approve or reject."})
-    if not signer.check_password(password or ""):
-        raise ValidationError({"password": "That password is not correct. Nothing was signed."})
     if not _names_match(typed_name, signer):
         raise ValidationError({"typed_name": f"Type your full name exactly as “{signer.get_full_name()}”."})
     if not content_sha256 or not hmac.compare_digest(content_sha256, exception.content_sha256()):

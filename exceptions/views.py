@@ -13,6 +13,7 @@ from exceptions.forms import ExceptionForm, ReasonForm, ReviewForm, SignForm
 from exceptions.models import ExceptionRecord, ExceptionStatus
 from exceptions.signers import required_signer_roles, signer_roles_of
 from soc2hub import permissions
+from soc2hub.auth import client_ip
 from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
 
@@ -152,7 +153,7 @@ def sign(request, pk):
     if request.method == "POST" and form.is_valid():
         try:
             signature = services.exception_sign(
-                exception=exception, signer=request.user, ip_address=request.META.get("REMOTE_ADDR"),
+                exception=exception, signer=request.user, request=request, ip_address=client_ip(request),
                 **form.cleaned_data,
             )
             messages.success(request, f"Signed: you {signature.get_decision_display().lower()}d {exception.reference}"

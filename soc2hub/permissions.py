@@ -21,6 +21,7 @@ from collections.abc import Callable
 from functools import reduce
 from operator import or_
 
+from axes.models import AccessAttempt
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
@@ -547,6 +548,7 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (AttestationCampaign, CLOSE): _campaign_close,
     (AttestationItem, ATTEST): _attest,
     (User, OFFBOARD): _security_only,
+    (AccessAttempt, MANAGE): _security_only,  # sign-in lockouts: see and lift them
     (Audit, VIEW): _audit_view,
     (Audit, ADD): _security_only,
     (Audit, CHANGE): _security_only,
@@ -802,6 +804,14 @@ AUDITOR_WRITES = {
     "auditrequest-list", "auditrequest-accept", "auditrequest-return", "auditrequest-comment",
     "report-list",
 }
+# Their own account: second factor, password, signing out. Pages and writes alike.
+ACCOUNT_PAGES = {
+    "account_logout", "account_change_password", "account_set_password", "account_reauthenticate",
+    "mfa_index", "mfa_authenticate", "mfa_reauthenticate", "mfa_activate_totp", "mfa_deactivate_totp",
+    "mfa_view_recovery_codes", "mfa_generate_recovery_codes", "mfa_download_recovery_codes",
+}
+AUDITOR_PAGES |= ACCOUNT_PAGES
+AUDITOR_WRITES |= ACCOUNT_PAGES
 
 
 def auditor_may(match, method: str) -> bool | Denied:

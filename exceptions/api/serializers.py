@@ -87,7 +87,11 @@ class ReviewSerializer(serializers.Serializer):
 class SignSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=SignatureDecision.choices)
     typed_name = serializers.CharField(max_length=200)
-    password = serializers.CharField(max_length=200, write_only=True, style={"input_type": "password"})
+    password = serializers.CharField(max_length=200, write_only=True, required=False, allow_blank=True,
+                                     style={"input_type": "password"},
+                                     help_text="Your password (people who sign in only through single sign-on have none).")
+    otp_code = serializers.CharField(max_length=64, write_only=True,
+                                     help_text="A current code from your authenticator app, or an unused recovery code.")
     content_sha256 = serializers.CharField(max_length=64, help_text="The content_sha256 you read; a stale one is refused.")
     comment = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 

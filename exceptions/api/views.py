@@ -12,6 +12,7 @@ from exceptions.api.serializers import ExceptionSerializer, ReasonSerializer, Re
 from exceptions.filtersets import ExceptionFilterSet
 from exceptions.models import ExceptionSignature
 from soc2hub.api_errors import call_service
+from soc2hub.auth import client_ip
 
 
 class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -78,8 +79,8 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         exception = self.get_object()
         body = SignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        self._run(services.exception_sign, exception=exception, signer=request.user,
-                  ip_address=request.META.get("REMOTE_ADDR"), **body.validated_data)
+        self._run(services.exception_sign, exception=exception, signer=request.user, request=request,
+                  ip_address=client_ip(request), **body.validated_data)
         return self._respond(exception)
 
     @extend_schema(request=ReasonSerializer, responses=ExceptionSerializer)

@@ -15,7 +15,7 @@ from exceptions import services
 from exceptions.models import ExceptionRecord, ExceptionStatus, SignerRole
 from exceptions.signers import required_signer_roles
 from soc2hub.models import ActivityLog, Notification
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, second_factor
 
 IP = "203.0.113.7"
 
@@ -55,6 +55,8 @@ def sign(exception, signer, decision="approve", **overrides):
         "password": PASSWORD, "content_sha256": fresh(exception).content_sha256(), "ip_address": IP,
     }
     kwargs.update(overrides)
+    if "otp_code" not in kwargs:
+        kwargs["otp_code"] = second_factor(signer)
     return services.exception_sign(**kwargs)
 
 

@@ -13,7 +13,7 @@ from exceptions import services
 from exceptions.models import ExceptionRecord, ExceptionSignature, ExceptionStatus, ExceptionVersion
 from soc2hub.models import ActivityLog, Notification
 from tests.exceptions.factories import advance, clock, fields_for, fresh, make_exception, state
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, second_factor
 
 S = ExceptionStatus
 pytestmark = pytest.mark.django_db
@@ -262,7 +262,7 @@ def test_a_bad_edit_of_an_approved_exception_voids_nothing(people, teams, contro
 def test_a_malformed_signature_through_the_api_signs_nothing(people, teams, client_for, body, field):
     exception = advance(make_exception(people["owner"], teams["hr"]), S.UNDER_REVIEW, people)
     full = {"decision": "approve", "typed_name": people["finance"].get_full_name(), "password": PASSWORD,
-            "content_sha256": exception.content_sha256(), **body}
+            "otp_code": second_factor(people["finance"]), "content_sha256": exception.content_sha256(), **body}
     before = state(exception)
     response = client_for(people["finance"]).post(f"/api/v1/exceptions/{exception.pk}/sign/", json.dumps(full),
                                                   content_type="application/json")

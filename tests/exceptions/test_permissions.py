@@ -24,7 +24,7 @@ from exceptions.models import (
     ExceptionVersion,
 )
 from tests.exceptions.factories import advance, fresh, make_exception, state
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, second_factor
 
 S = ExceptionStatus
 pytestmark = pytest.mark.django_db
@@ -127,6 +127,7 @@ def _edit_form(exception):
 
 def _sign_form(exception, user):
     return {"decision": "approve", "typed_name": user.get_full_name(), "password": PASSWORD,
+            "otp_code": second_factor(user),
             "content_sha256": exception.content_sha256()}
 
 

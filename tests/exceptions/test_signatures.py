@@ -18,7 +18,7 @@ from exceptions.models import ExceptionSignature, ExceptionStatus, ExceptionVers
 from soc2hub.models import Notification
 from tests.concurrency import race
 from tests.exceptions.factories import advance, fresh, history, make_exception, moves, sign, state
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, second_factor
 
 S = ExceptionStatus
 pytestmark = pytest.mark.django_db
@@ -119,12 +119,12 @@ def test_signing_twice_is_refused_and_keeps_one_row(awaiting, people):
 def test_signing_twice_through_the_api_is_refused(awaiting, people, client_for):
     client = client_for(people["finance"])
     body = {"decision": "approve", "typed_name": people["finance"].get_full_name(), "password": PASSWORD,
-            "content_sha256": awaiting.content_sha256()}
+            "otp_code": second_factor(people["finance"]), "content_sha256": awaiting.content_sha256()}
     url = f"/api/v1/exceptions/{awaiting.pk}/sign/"
     assert api_json(client, "post", url, body).status_code == 200
     before = state(awaiting)
 
-    second = api_json(client, "post", url, body)
+    second = api_json(client, "post", url, {**body, "otp_code": second_factor(people["finance"])})
 
     assert second.status_code == 400
     assert "already signed this version" in second.json()["non_field_errors"][0]
@@ -170,7 +170,7 @@ def test_the_signing_page_refuses_a_stale_form_and_shows_the_current_version(awa
 
     response = client.post(f"/exceptions/{awaiting.pk}/sign/", {
         "decision": "approve", "typed_name": people["finance"].get_full_name(), "password": PASSWORD,
-        "content_sha256": read_hash,
+        "otp_code": second_factor(people["finance"]), "content_sha256": read_hash,
     })
 
     assert response.status_code == 400
@@ -188,11 +188,13 @@ def test_after_a_stale_refusal_signing_from_the_page_shown_works(awaiting, peopl
     services.exception_review(exception=awaiting, reviewer=people["security"], recommendation="approve",
                               note="Still fine.")
     form = {"decision": "approve", "typed_name": people["finance"].get_full_name(), "password": PASSWORD}
-    refused = client.post(f"/exceptions/{awaiting.pk}/sign/", {**form, "content_sha256": read_hash})
+    refused = client.post(f"/exceptions/{awaiting.pk}/sign/", {
+        **form, "otp_code": second_factor(people["finance"]), "content_sha256": read_hash})
     assert refused.status_code == 400
 
     # The signer reads the version now shown and submits the form on that page again.
-    retried = client.post(f"/exceptions/{awaiting.pk}/sign/", {**form, "content_sha256": hidden_hash(refused)})
+    retried = client.post(f"/exceptions/{awaiting.pk}/sign/", {
+        **form, "otp_code": second_factor(people["finance"]), "content_sha256": hidden_hash(refused)})
 
     assert retried.status_code == 302
     current = fresh(awaiting)
@@ -210,7 +212,7 @@ def test_a_signature_records_signer_time_ip_name_decision_and_the_hash_of_what_w
 
     response = client_for(finance).post(f"/exceptions/{awaiting.pk}/sign/", {
         "decision": "approve", "typed_name": finance.get_full_name(), "password": PASSWORD,
-        "content_sha256": awaiting.content_sha256(), "comment": "Budget owner agrees.",
+        "otp_code": second_factor(finance), "content_sha256": awaiting.content_sha256(), "comment": "Budget owner agrees.",
     }, REMOTE_ADDR="198.51.100.23")
 
     assert response.status_code == 302
@@ -241,7 +243,8 @@ def test_the_api_records_the_callers_address(awaiting, people, client_for):
     client = client_for(people["leadership"])
     response = client.post(f"/api/v1/exceptions/{awaiting.pk}/sign/", json.dumps({
         "decision": "reject", "typed_name": people["leadership"].get_full_name(), "password": PASSWORD,
-        "content_sha256": awaiting.content_sha256(), "comment": "Too broad.",
+        "otp_code": second_factor(people["leadership"]), "content_sha256": awaiting.content_sha256(),
+        "comment": "Too broad.",
     }), content_type="application/json", REMOTE_ADDR="192.0.2.44")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "rejected"
@@ -457,6 +460,7 @@ def test_a_voided_signature_is_not_revived_by_changing_the_content_back(awaiting
 def test_a_double_click_signs_once(require_postgres, awaiting, people):
     """Two submissions of the same signature at once: the exception row is locked, the second
     sees the role signed and is refused; one row, one log entry."""
+    second_factor(people["finance"])  # enrolled before the double click, as a signer would be
     outcomes = race(2, lambda _n: sign(awaiting, people["finance"]), expected=(ValidationError,))
 
     assert sorted(type(o).__name__ for o in outcomes) == ["ExceptionSignature", "ValidationError"]
