@@ -121,3 +121,22 @@ def screenshot(request):
         return path
 
     return take
+
+
+@pytest.fixture
+def accessibility_problems(csp_violations):
+    """``accessibility_problems(page)``: axe-core's serious and critical findings on the page,
+    as readable lines (``rules_off`` names rules to skip, with a reason at the call)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    def run(page, *, rules_off: tuple[str, ...] = ()) -> list[str]:
+        seen = len(csp_violations)
+        options = {"resultTypes": ["violations"], "rules": {rule: {"enabled": False} for rule in rules_off}}
+        results = Axe().run(page, options=options)
+        # axe-core builds its messages with new Function(), which the policy refuses (axe copes):
+        # that is the test's own script, not the page's.
+        del csp_violations[seen:]
+        return [f"{v['id']}: {v['help']} ({len(v['nodes'])}: {[n['target'] for n in v['nodes'][:3]]})"
+                for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+    return run

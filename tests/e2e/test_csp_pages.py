@@ -8,7 +8,6 @@ import datetime as dt
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -40,7 +39,7 @@ def programme(catalog, teams, personas):
 
 
 @pytest.fixture
-def check(csp_violations, screenshot):
+def check(csp_violations, screenshot, accessibility_problems):
     """``check(page, name)``: nothing blocked, nothing said about the policy on the console, no
     serious accessibility problem; then a screenshot."""
 
@@ -48,15 +47,7 @@ def check(csp_violations, screenshot):
         page.wait_for_load_state("networkidle")
         assert csp_violations == [], csp_violations
         assert [line for line in console if any(word in line for word in POLICY_WORDS)] == []
-        seen = len(csp_violations)
-        rules = {rule: {"enabled": False} for rule in axe_rules_off}
-        options = {"resultTypes": ["violations"], "rules": rules}
-        results = Axe().run(page, options=options)
-        # axe-core builds its messages with new Function(), which the policy refuses (axe copes):
-        # that is the test's own script, not the page's.
-        del csp_violations[seen:]
-        problems = [f"{v['id']}: {v['help']} ({len(v['nodes'])}: {[n['target'] for n in v['nodes'][:3]]})"
-                    for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        problems = accessibility_problems(page, rules_off=axe_rules_off)
         assert problems == [], problems
         screenshot(page, name)
 

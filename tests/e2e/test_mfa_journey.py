@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from exceptions.models import ExceptionStatus
@@ -14,12 +13,6 @@ from tests.exceptions.factories import advance, make_exception
 from tests.factories import PASSWORD, member_of, second_factor, totp_now
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def serious_accessibility_problems(page) -> list[str]:
-    results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 @pytest.fixture
@@ -44,11 +37,12 @@ def submit_password(page, username, password=PASSWORD):
     page.get_by_role("button", name="Sign in", exact=True).click()
 
 
-def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, personas, new_page,
+def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, personas, new_page, accessibility_problems,
                                                                        screenshot):
     security = personas["security"]
     page = new_page()
-    assert serious_accessibility_problems(page.goto("/accounts/login/") and page) == []
+    page.goto("/accounts/login/")
+    assert accessibility_problems(page) == []
     screenshot(page, "0-sign-in")
 
     # First sign-in: the password alone, then straight to enrolment, nothing else reachable.
@@ -56,7 +50,7 @@ def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, pers
     page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/$"))
     expect(page.get_by_text("your role requires it")).to_be_visible()
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
-    assert serious_accessibility_problems(page) == []
+    assert accessibility_problems(page) == []
     screenshot(page, "1-enrol")
     page.goto("/controls/")
     page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/$"))
@@ -80,7 +74,7 @@ def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, pers
     page.get_by_role("button", name="Sign out").click()
     submit_password(page, security.username)
     page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/$"))
-    assert serious_accessibility_problems(page) == []
+    assert accessibility_problems(page) == []
     screenshot(page, "3-code-step")
     started = time.monotonic()
     page.get_by_label("Code").fill(totp_now(secret, offset=1))
@@ -92,6 +86,7 @@ def test_security_enrols_on_first_sign_in_then_signs_in_with_a_code(mfa_on, pers
 
 
 def test_a_finance_signer_confirms_with_a_code_and_a_wrong_one_signs_nothing(mfa_on, personas, teams, new_page,
+                                                                                accessibility_problems,
                                                                                 screenshot):
     people = {**personas, "finance": member_of(teams["finance"], username="fran_finance", first_name="Fran",
                                                last_name="Okoro")}
@@ -114,7 +109,7 @@ def test_a_finance_signer_confirms_with_a_code_and_a_wrong_one_signs_nothing(mfa
     page.get_by_role("button", name="Sign").click()
     expect(page.get_by_text("That authentication code is not correct or was already used")).to_be_visible()
     assert exception.signatures.count() == 0
-    assert serious_accessibility_problems(page) == []
+    assert accessibility_problems(page) == []
     screenshot(page, "1-wrong-code")
 
     page.get_by_label("Approve").check()
@@ -127,6 +122,7 @@ def test_a_finance_signer_confirms_with_a_code_and_a_wrong_one_signs_nothing(mfa
 
 
 def test_a_person_who_keeps_guessing_is_paused_and_security_lifts_it(personas, new_page, screenshot,
+                                                                        accessibility_problems,
                                                                         settings):
     owner = personas["owner"]
     page = new_page()
@@ -134,7 +130,7 @@ def test_a_person_who_keeps_guessing_is_paused_and_security_lifts_it(personas, n
         submit_password(page, owner.username, "Winter2026!")
     expect(page.get_by_role("heading", name="Sign-in paused")).to_be_visible()
     expect(page.get_by_test_id("lockout-message")).to_contain_text("Try again after")
-    assert serious_accessibility_problems(page) == []
+    assert accessibility_problems(page) == []
     screenshot(page, "1-paused")
     submit_password(page, owner.username)  # the right password waits too
     expect(page.get_by_role("heading", name="Sign-in paused")).to_be_visible()
@@ -144,7 +140,7 @@ def test_a_person_who_keeps_guessing_is_paused_and_security_lifts_it(personas, n
     security.wait_for_url(re.compile(r"/$"))
     security.goto("/security/lockouts/")
     expect(security.get_by_role("cell", name=owner.username, exact=True)).to_be_visible()
-    assert serious_accessibility_problems(security) == []
+    assert accessibility_problems(security) == []
     screenshot(security, "2-lockouts")
     security.get_by_role("button", name=re.compile(f"Unlock {owner.username}")).click()
     expect(security.get_by_text(f"{owner.username} may sign in again")).to_be_visible()

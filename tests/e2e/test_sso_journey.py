@@ -7,19 +7,12 @@ in. The sign-in page and soc2hub's refusal pass axe-core."""
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from soc2hub.models import Membership, User
 from tests.idp.fixtures import PASSWORD, PROVIDER_ID, SOC2HUB, idp_person, sso_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def serious_accessibility_problems(page) -> list[str]:
-    results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 @pytest.fixture
@@ -32,11 +25,9 @@ def sso_live(settings, idp, live_server, teams):
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+def page(new_context):
+    """A page watched for CSP violations, like every journey's (tests/e2e/conftest.py)."""
+    return new_context().new_page()
 
 
 def sign_in_at_the_idp(page, username: str) -> None:
@@ -48,12 +39,13 @@ def sign_in_at_the_idp(page, username: str) -> None:
     page.get_by_role("button", name="Continue").click()
 
 
-def test_a_person_signs_in_through_the_idp_until_the_idp_disables_them(sso_live, page, live_server, screenshot):
+def test_a_person_signs_in_through_the_idp_until_the_idp_disables_them(sso_live, page, live_server, screenshot,
+                                                                        accessibility_problems):
     sso_live.apply(users=[idp_person("erin", groups=["eng", "all-staff"])])
 
     page.goto("/accounts/login/")
     expect(page.get_by_role("button", name="Sign in with Example IdP")).to_be_visible()
-    assert serious_accessibility_problems(page) == []
+    assert accessibility_problems(page) == []
     screenshot(page, "1-soc2hub-sign-in")
 
     page.get_by_role("button", name="Sign in with Example IdP").click()
@@ -83,7 +75,7 @@ def test_a_person_signs_in_through_the_idp_until_the_idp_disables_them(sso_live,
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
 
 
-def test_a_person_without_a_mapped_group_is_told_why(sso_live, page, screenshot):
+def test_a_person_without_a_mapped_group_is_told_why(sso_live, page, screenshot, accessibility_problems):
     sso_live.apply(users=[idp_person("fred", groups=["all-staff"])])
 
     sign_in_at_the_idp(page, "fred")
@@ -91,6 +83,6 @@ def test_a_person_without_a_mapped_group_is_told_why(sso_live, page, screenshot)
     refusal = page.get_by_test_id("sso-refused")
     expect(refusal).to_have_text("Your Example IdP account has no soc2hub team or role; ask your administrator.")
     expect(page.get_by_role("heading", name="You can't sign in to soc2hub")).to_be_visible()
-    assert serious_accessibility_problems(page) == []
+    assert accessibility_problems(page) == []
     screenshot(page, "1-refused")
     assert not User.objects.filter(username="fred").exists()
