@@ -7,7 +7,7 @@ from django.utils import timezone
 from evidence.models import AWAITING_TEAM, Evidence, EvidenceFile, EvidenceRequest, EvidenceTemplate, RequestStatus
 from evidence.services import template_year_ahead
 from soc2hub import permissions
-from soc2hub.models import ActivityLog
+from soc2hub.models import ActivityLog, User
 
 
 def requests_for_list(*, user):
@@ -68,3 +68,10 @@ def year_ahead(*, templates, today=None) -> list[dict]:
         for period, opens_on, due_on in template_year_ahead(template, today=today):
             rows.append({"template": template, "period": period, "opens_on": opens_on, "due_on": due_on})
     return sorted(rows, key=lambda row: (row["due_on"], row["template"].title))
+
+
+def independent_reviewers(*, template: EvidenceTemplate):
+    """Active members of the standard's reviewing group outside its owning team: the people
+    who may approve its evidence (segregation of duties, ``permissions.conflict_of_interest``)."""
+    return (User.objects.filter(groups=template.reviewer_group_id, is_active=True)
+            .exclude(memberships__team_id=template.owner_team_id).distinct())

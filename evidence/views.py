@@ -182,6 +182,7 @@ def template_detail(request, pk):
         "year_ahead": selectors.year_ahead(templates=[template]),
         "recent": selectors.requests_for_list(user=request.user).filter(template=template).order_by("-period_start")[:12],
         "can_edit": permissions.can(request.user, permissions.CHANGE, template),
+        "no_independent_reviewer": not selectors.independent_reviewers(template=template).exists(),
     })
 
 
