@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -153,6 +154,14 @@ class ActivityLog(models.Model):
         raise AppendOnlyError("The activity log is append-only.")
 
 
+class EmailStatus(models.TextChoices):
+    NONE = "none", "No e-mail"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
 class Notification(models.Model):
     """An in-app notice for one person; e-mail carries the same text."""
 
@@ -163,10 +172,51 @@ class Notification(models.Model):
     url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # The e-mail twin, an outbox row: written in the transaction with the notice, sent by a task
+    # after commit, retried, and swept up again if its task was lost with the broker.
+    email_status = models.CharField(max_length=10, choices=EmailStatus.choices, default=EmailStatus.NONE)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"])]
+        indexes = [
+            models.Index(fields=["user", "read_at"]),
+            models.Index(fields=["email_status", "created_at"], name="notification_email_outbox",
+                         condition=models.Q(email_status__in=["queued", "sending"])),
+        ]
 
     def __str__(self):
         return self.title
+
+
+class JobRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class JobRun(models.Model):
+    """One daily job for one day: claimed by inserting the row (unique per job and day), so two
+    beats or two workers never run the same job twice; a failure is kept with its error."""
+
+    job = models.CharField(max_length=80)
+    day = models.DateField()
+    status = models.CharField(max_length=10, choices=JobRunStatus.choices, default=JobRunStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day", "job"]
+        constraints = [models.UniqueConstraint(fields=["job", "day"], name="one_run_per_job_and_day")]
+        indexes = [models.Index(fields=["job", "-day"])]
+
+    def __str__(self):
+        return f"{self.job} for {self.day:%Y-%m-%d}: {self.get_status_display().lower()}"
