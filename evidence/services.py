@@ -30,7 +30,7 @@ from evidence.models import (
     TeamDigest,
 )
 from evidence.periods import Period, one_off_period, periods_from
-from evidence.storage import inspect_upload
+from evidence.storage import discard_stored, inspect_upload, store_upload
 from soc2hub import permissions
 from soc2hub.models import Team, User
 from soc2hub.notifications import members_of, notify, security_people
@@ -218,8 +218,8 @@ def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = ""
             for upload, info in zip(files, inspected, strict=True):
                 record = EvidenceFile(evidence=evidence, original_name=info.name, size=info.size,
                                       sha256=info.sha256, content_type=info.content_type, uploaded_by=actor)
-                stored.append(record)  # before the write: a half-written file is cleaned up too
-                record.file.save(info.name, upload, save=False)
+                store_upload(record.file, info.name, upload)  # removes its own partial file when it fails
+                stored.append(record)
                 record.save()
             _move_request(
                 request, RequestStatus.SUBMITTED, actor=actor, verb="evidence.submitted", message=note,
@@ -227,10 +227,9 @@ def evidence_submit(*, request: EvidenceRequest, actor, files=(), note: str = ""
                          "files": [{"name": i.name, "sha256": i.sha256, "size": i.size} for i in inspected]},
             )
             return evidence
-    except Exception:
+    except BaseException:  # an interrupted request too: files of a rolled-back submission never stay
         for record in stored:
-            if record.file.name:
-                record.file.storage.delete(record.file.name)
+            discard_stored(record.file.storage, record.file.name)
         raise
 
 
@@ -254,17 +253,16 @@ def evidence_submit_generated(*, request: EvidenceRequest, actor, name: str, con
             evidence = Evidence.objects.create(request=request, note=note, submitted_by=actor)
             record = EvidenceFile(evidence=evidence, original_name=info.name, size=info.size, sha256=info.sha256,
                                   content_type=info.content_type, uploaded_by=actor)
+            store_upload(record.file, info.name, upload)
             stored.append(record)
-            record.file.save(info.name, upload, save=False)
             record.save()
             _move_request(request, RequestStatus.SUBMITTED, actor=actor, verb="evidence.submitted", message=note,
                           details={"evidence": evidence.pk, "generated": True,
                                    "files": [{"name": info.name, "sha256": info.sha256, "size": info.size}]})
             return evidence
-    except Exception:
+    except BaseException:  # an interrupted request too: files of a rolled-back submission never stay
         for record in stored:
-            if record.file.name:
-                record.file.storage.delete(record.file.name)
+            discard_stored(record.file.storage, record.file.name)
         raise
 
 

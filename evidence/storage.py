@@ -5,7 +5,9 @@ file), so a 50 MB upload never sits in memory.
 """
 
 import codecs
+import errno
 import hashlib
+import logging
 import os
 import re
 import unicodedata
@@ -16,6 +18,8 @@ import filetype
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.utils.text import get_valid_filename
+
+logger = logging.getLogger(__name__)
 
 SNIFF_BYTES = 8192
 TEXT_TYPES = {".csv": "text/csv", ".txt": "text/plain", ".json": "application/json"}
@@ -153,6 +157,58 @@ def _zip_has_member(uploaded, member: str) -> bool:
         return False
     finally:
         uploaded.seek(0)
+
+
+# The errors that mean "no room left": the disk, a quota, or a file-size limit.
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+STORAGE_FULL = "storage_full"  # the ValidationError code the page and the API answer with 507 (soc2hub.api_errors)
+
+
+def store_upload(field_file, name: str, content) -> str:
+    """Write ``content`` to ``field_file``'s storage under its field's ``upload_to`` and name it
+    there, like ``FieldFile.save(..., save=False)``, but leave nothing behind when the write fails.
+
+    Django's storage writes a file in place and, when the disk fills or the connection drops half
+    way, keeps what it wrote without telling the field its name. The target name is decided here
+    first (it holds a fresh UUID directory, so no other upload writes there), so a failed write's
+    partial file and its now-empty directory can be removed. Running out of space becomes a
+    ``ValidationError`` with code ``storage_full``; any other error is raised as it is."""
+    target = field_file.field.generate_filename(field_file.instance, name)
+    storage = field_file.storage
+    try:
+        stored = storage.save(target, content, max_length=field_file.field.max_length)
+    except BaseException as exc:
+        discard_stored(storage, target)
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+            logger.error("evidence storage is full: %s not stored (%s)", target, exc)
+            raise ValidationError(
+                f"“{os.path.basename(target)}” could not be stored: the file store is full. Nothing was kept; "
+                "tell your soc2hub administrator, then try again.",
+                code=STORAGE_FULL,
+            ) from exc
+        raise
+    field_file.name = stored
+    setattr(field_file.instance, field_file.field.attname, stored)
+    field_file._committed = True
+    return stored
+
+
+def discard_stored(storage, name: str) -> None:
+    """Remove a stored file (whole or partial) and, on a filesystem, its directory if that is now
+    empty. Never raises: it runs while another error is on its way out."""
+    try:
+        if storage.exists(name):
+            storage.delete(name)
+    except Exception:  # the original error matters more; say this one in the log
+        logger.exception("could not remove %s after a failed write", name)
+    try:
+        path = storage.path(name)
+    except NotImplementedError:  # object storage has no directories
+        return
+    try:
+        os.rmdir(os.path.dirname(path))  # only the upload's own UUID directory, and only if empty
+    except OSError:
+        pass
 
 
 def sha256_of_storage_file(field_file) -> str:

@@ -11,7 +11,7 @@ from evidence import calendar, selectors, services
 from evidence.filtersets import EvidenceRequestFilterSet, EvidenceTemplateFilterSet
 from evidence.forms import EvidenceReturnForm, EvidenceSubmitForm, EvidenceTemplateForm
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
-from evidence.storage import allowed_extensions
+from evidence.storage import STORAGE_FULL, allowed_extensions
 from soc2hub import permissions
 from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
@@ -80,17 +80,20 @@ def request_submit(request, pk):
         form.is_valid()
         form.add_error(None, refused)
         return _request_page(request, evidence_request, submit_form=form, status=413)
+    status = 400
     if form.is_valid():
         try:
             services.evidence_submit(request=evidence_request, actor=request.user, files=form.cleaned_data["files"],
                                      note=form.cleaned_data["note"], link=form.cleaned_data["link"])
         except ValidationError as exc:
+            if getattr(exc, "code", None) == STORAGE_FULL:
+                status = 507  # the server's want of space, not the person's mistake
             for message in _validation_messages(exc):
                 form.add_error(None, message)
         else:
             messages.success(request, "Evidence submitted. Security will review it.")
             return redirect(evidence_request)
-    return _request_page(request, _get_request(request, pk), submit_form=form, status=400)
+    return _request_page(request, _get_request(request, pk), submit_form=form, status=status)
 
 
 @login_required

@@ -14,11 +14,23 @@ def as_drf_error(exc: DjangoValidationError) -> ValidationError:
 
 
 def call_service(func, **kwargs):
-    """Call a service; its ValidationError becomes the API's 400."""
+    """Call a service; its ValidationError becomes the API's 400 (507 when storage is full)."""
     try:
         return func(**kwargs)
     except DjangoValidationError as exc:
+        if getattr(exc, "code", None) == STORAGE_FULL:
+            raise InsufficientStorage(exc.messages[0]) from exc
         raise as_drf_error(exc) from exc
+
+
+# A service's ValidationError with this code means the file store had no room: not the
+# caller's mistake, so 507 rather than 400 (nothing was stored).
+STORAGE_FULL = "storage_full"
+
+
+class InsufficientStorage(APIException):
+    status_code = 507
+    default_code = STORAGE_FULL
 
 
 class UploadTooLarge(APIException):
