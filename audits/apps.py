@@ -6,3 +6,9 @@ class AuditsConfig(AppConfig):
     name = "audits"
     security_manages = True  # Security administers its rows in the admin (soc2hub.admin_rights)
     verbose_name = "Audits"
+
+    def ready(self):
+        from audits.verification import report_files
+        from evidence.verification import register_source
+
+        register_source(report_files)  # the stored-file check re-hashes finished reports too

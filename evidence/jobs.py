@@ -1,6 +1,7 @@
 """The evidence app's daily jobs, in the order they run."""
 
 from evidence import services
+from evidence.verification import weekly_verification_run
 from soc2hub.jobs import daily_job
 
 
@@ -17,3 +18,9 @@ def reminders(as_of):
 @daily_job("evidence.team_digests")
 def team_digests(as_of):
     return services.digests_send(as_of=as_of)
+
+
+@daily_job("evidence.verify")
+def verify_stored_files(as_of):
+    """Weekly, on EVIDENCE_VERIFY_WEEKDAY: every stored file against its recorded SHA-256."""
+    return weekly_verification_run(as_of=as_of)

@@ -481,6 +481,12 @@ EVIDENCE_ALLOWED_TYPES = env.list(
 # Reminders go to the owning team this many days before the due date, then on the day.
 EVIDENCE_REMINDER_DAYS = sorted(env.list("EVIDENCE_REMINDER_DAYS", cast=int, default=[7, 1]), reverse=True)
 EVIDENCE_DUE_SOON_DAYS = env.int("EVIDENCE_DUE_SOON_DAYS", default=14)
+# The day of the week (a name) on which the daily jobs re-hash every stored file (evidence.verify).
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_verify_day = env.str("EVIDENCE_VERIFY_WEEKDAY", default="sunday").strip().lower()
+if _verify_day not in WEEKDAYS:
+    raise ImproperlyConfigured(f"EVIDENCE_VERIFY_WEEKDAY is {_verify_day!r}; use a day name such as sunday.")
+EVIDENCE_VERIFY_WEEKDAY = WEEKDAYS.index(_verify_day)  # as date.weekday(): Monday is 0
 # Exceptions: the longest an exception may run, and who must sign each type
 # ("type=role+role;..."; roles: leadership = the Leadership group, finance = Finance teams).
 EXCEPTION_MAX_DAYS = env.int("EXCEPTION_MAX_DAYS", default=365)
