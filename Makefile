@@ -104,3 +104,11 @@ BENCH_AUDIT_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench/soc2hub_audit_bench.sq
 .PHONY: bench-audit
 bench-audit: install ## time the evidence index PDF and the evidence package of an audit with 5,000 evidence files
 	$(PY) bench/audit_run.py --database-url '$(BENCH_AUDIT_DATABASE_URL)'
+
+# Fifty signed-in people at once against gunicorn + a Celery worker on PostgreSQL and Redis, then
+# an integrity check of every acknowledged write (bench/load.py). Needs both servers.
+BENCH_LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/soc2hub_load_bench
+BENCH_LOAD_REDIS_URL ?= redis://127.0.0.1:6379/9
+.PHONY: bench-load
+bench-load: install ## 50 concurrent clients for 60 s (uploads, approvals, rotations, pages), then an integrity check
+	$(PY) bench/load.py --database-url '$(BENCH_LOAD_DATABASE_URL)' --redis-url '$(BENCH_LOAD_REDIS_URL)'

@@ -44,7 +44,7 @@ FINANCE_GROUP = "Finance"  # in MFA_REQUIRED_GROUPS: members of a finance team
 def mfa_required(user) -> bool:
     """Must this person have a second factor? Members of the groups in ``MFA_REQUIRED_GROUPS``
     do; "Finance" there means members of a finance team (Finance signs access exceptions)."""
-    required = set(settings.MFA_REQUIRED_GROUPS)
+    required = {name for name in settings.MFA_REQUIRED_GROUPS if name}  # MFA_REQUIRED_GROUPS= means nobody
     if not required or not (user and user.is_authenticated):
         return False
     if required & user.group_names():
@@ -130,6 +130,19 @@ class AccountAdapter(DefaultAccountAdapter):
                 f"This account signs in with {settings.OIDC_PROVIDER_NAME} only: use the "
                 f"“Sign in with {settings.OIDC_PROVIDER_NAME}” button.")}, status=403)
         return super().pre_login(request, user, **kwargs)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Rendered here, sent by a task after commit: a slow mail server never holds up a
+        sign-in or account page."""
+        from allauth.core import context as allauth_context
+        from django.contrib.sites.shortcuts import get_current_site
+
+        from soc2hub.notifications import email_queue
+
+        request = allauth_context.request
+        message = self.render_mail(template_prefix, email, {
+            "request": request, "email": email, "current_site": get_current_site(request), **context})
+        email_queue(message)
 
     def send_password_reset_mail(self, user, email, context) -> None:
         """No password reset for single sign-on accounts: their password lives at the IdP."""
