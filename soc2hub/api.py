@@ -1,4 +1,4 @@
-"""The REST API's router, and the organisation endpoints (teams, activity log)."""
+"""The REST API's router, and the organisation endpoints (teams, activity log, daily job runs)."""
 
 from urllib.parse import urlsplit
 
@@ -13,7 +13,7 @@ from evidence.api.views import EvidenceFileViewSet, EvidenceRequestViewSet, Evid
 from exceptions.api.views import ExceptionViewSet
 from nhi.api.views import AttestationCampaignViewSet, NhiImportViewSet, NhiViewSet
 from soc2hub import permissions
-from soc2hub.models import ActivityLog, Team
+from soc2hub.models import ActivityLog, JobRun, Team
 
 
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):
@@ -48,6 +48,26 @@ class ActivityLogViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return permissions.restrict(ActivityLog.objects.select_related("actor", "content_type"), self.request.user)
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = JobRun
+        fields = ["id", "job", "day", "status", "attempts", "started_at", "finished_at", "heartbeat_at", "seconds",
+                  "result", "error", "alerted_at"]
+
+
+class JobRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """The daily jobs' runs, one per job and day, with their figures and errors (Security)."""
+
+    serializer_class = JobRunSerializer
+    filterset_fields = ["job", "day", "status"]
+    ordering_fields = ["day", "started_at"]
+
+    def get_queryset(self):
+        return permissions.restrict(JobRun.objects.order_by("-day", "job"), self.request.user)
 
 
 class ApiRootView(routers.APIRootView):
@@ -88,6 +108,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("criteria", CriterionViewSet, basename="criterion")
 router.register("controls", ControlViewSet, basename="control")
 router.register("activity", ActivityLogViewSet, basename="activity")
+router.register("job-runs", JobRunViewSet, basename="jobrun")
 router.register("exceptions", ExceptionViewSet, basename="exception")
 router.register("nhis", NhiViewSet, basename="nhi")
 router.register("nhi-imports", NhiImportViewSet, basename="nhiimport")

@@ -220,3 +220,30 @@ class JobRun(models.Model):
 
     def __str__(self):
         return f"{self.job} for {self.day:%Y-%m-%d}: {self.get_status_display().lower()}"
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == JobRunStatus.FAILED
+
+    @property
+    def badge(self) -> str:
+        """The Bootstrap badge colour of its status."""
+        return {JobRunStatus.DONE: "text-bg-success", JobRunStatus.FAILED: "text-bg-danger"}.get(
+            self.status, "text-bg-info")
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the last attempt took, once it finished."""
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+    @property
+    def figures(self) -> dict:
+        """What the job reported, without its timing."""
+        return {k: v for k, v in (self.result or {}).items() if k != "seconds"}
+
+    @property
+    def error_summary(self) -> str:
+        """The error's first line: the exception's type and message."""
+        return self.error.split("\n", 1)[0]

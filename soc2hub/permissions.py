@@ -36,7 +36,7 @@ from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceReques
 from exceptions.models import ExceptionRecord
 from exceptions.signers import required_signer_roles, signer_roles_of
 from nhi.models import AttestationCampaign, AttestationItem, NhiImport, NonHumanIdentity
-from soc2hub.models import ActivityLog, Membership, Notification, Team, User
+from soc2hub.models import ActivityLog, JobRun, Membership, Notification, Team, User
 
 VIEW = "view"
 ADD = "add"
@@ -549,6 +549,7 @@ RULES: dict[tuple[type[models.Model], str], Callable] = {
     (AttestationItem, ATTEST): _attest,
     (User, OFFBOARD): _security_only,
     (AccessAttempt, MANAGE): _security_only,  # sign-in lockouts: see and lift them
+    (JobRun, VIEW): _security_only,  # the daily jobs' runs, their figures and errors
     (Audit, VIEW): _audit_view,
     (Audit, ADD): _security_only,
     (Audit, CHANGE): _security_only,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("teams/", views.team_list, name="team_list"),
     path("teams/<slug:slug>/", views.team_detail, name="team_detail"),
     path("activity/", views.activity_list, name="activity_list"),
+    path("jobs/", views.job_list, name="job_list"),
     path("healthz", views.healthz, name="healthz"),
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),

@@ -13,10 +13,11 @@ from controls import selectors as control_selectors
 from controls.models import OWNER_ROLES, Control
 from evidence import selectors as evidence_selectors
 from evidence.models import CalendarFeed
-from soc2hub import permissions
-from soc2hub.models import ActivityLog, Notification, Team
+from soc2hub import jobs, permissions
+from soc2hub.models import ActivityLog, JobRun, JobRunStatus, Notification, Team
 
 ACTIVITY_PER_PAGE = 50
+JOB_RUNS_PER_PAGE = 50
 
 
 @login_required
@@ -88,6 +89,27 @@ def activity_list(request):
         qs = qs.filter(verb__startswith=verb)
     page = Paginator(qs, ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "soc2hub/activity_list.html", {"page": page, "verb": verb})
+
+
+@login_required
+def job_list(request):
+    """Every registered daily job with its last run, then the runs, newest first (Security)."""
+    permissions.require(request.user, permissions.VIEW, JobRun)
+    runs = permissions.restrict(JobRun.objects.all(), request.user)
+    last = jobs.last_runs(runs)
+    names = list(jobs.registered_jobs())
+    history = runs.order_by("-day", "-started_at", "job")
+    job, status = request.GET.get("job", ""), request.GET.get("status", "")
+    if job:
+        history = history.filter(job=job)
+    if status in JobRunStatus.values:
+        history = history.filter(status=status)
+    return render(request, "soc2hub/job_list.html", {
+        "jobs": [(name, last.get(name)) for name in names],
+        "unregistered": sorted(set(last) - set(names)),
+        "page": Paginator(history, JOB_RUNS_PER_PAGE).get_page(request.GET.get("page")),
+        "job": job, "status": status, "names": names, "statuses": JobRunStatus.choices,
+    })
 
 
 def healthz(request):

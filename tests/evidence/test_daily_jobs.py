@@ -24,9 +24,9 @@ OPENED = "evidence_request.opened"
 OPEN_AND_REMIND = ("evidence.open_requests", "evidence.reminders")
 
 
-def run(day: dt.date, *only: str) -> str:
+def run(day: dt.date, *only: str, force: bool = False) -> str:
     out = io.StringIO()
-    args = ["run_daily_jobs", "--as-of", day.isoformat()]
+    args = ["run_daily_jobs", "--as-of", day.isoformat(), *(["--force"] if force else [])]
     for name in only:
         args += ["--only", name]
     call_command(*args, stdout=out)
@@ -108,9 +108,11 @@ def test_running_twice_changes_nothing(every_cadence, hr_lead):
     assert reminders_before, "the overdue months were escalated on the first run"
 
     second_output = run(D(2026, 11, 26))
+    forced_output = run(D(2026, 11, 26), force=True)  # the jobs themselves, run again
 
     assert "opened=15" in first_output
-    assert "opened=0" in second_output
+    assert "evidence.open_requests: skipped, done at" in second_output
+    assert "opened=0" in forced_output
     assert rows() == before
     assert list(ActivityLog.objects.order_by("pk").values_list("pk", flat=True)) == logs_before
     assert Notification.objects.count() == notifications_before

@@ -209,7 +209,7 @@ def test_the_daily_job_discards_previews_nobody_applied(run_import, apply_import
         result = run_daily_jobs(timezone.localdate(), only=["nhi.imports_expire"])["nhi.imports_expire"]
     assert (result["discarded"], result["failed"]) == (1, 1)
     with django_capture_on_commit_callbacks(execute=True):
-        again = run_daily_jobs(timezone.localdate(), only=["nhi.imports_expire"])["nhi.imports_expire"]
+        again = run_daily_jobs(timezone.localdate(), only=["nhi.imports_expire"], force=True)["nhi.imports_expire"]
     assert (again["discarded"], again["failed"]) == (0, 0)
 
     statuses = dict(NhiImport.objects.values_list("pk", "status"))

@@ -16,7 +16,7 @@ ROOT = {
     "anonymous": None,
     "other_team": EVERYONE,
     "owner": EVERYONE,
-    "security": EVERYONE | {"activity", "nhi-imports", "audits", "reports"},
+    "security": EVERYONE | {"activity", "job-runs", "nhi-imports", "audits", "reports"},
     "leadership": EVERYONE | {"activity", "audits", "reports"},
     # An external auditor reads the programme only through their audits.
     "auditor": {"audits", "audit-requests", "reports"},

@@ -63,6 +63,7 @@ PAGES = {
     "/teams/": STAFF,
     "/teams/hr/": STAFF,
     "/activity/": {"security", "leadership"},
+    "/jobs/": SECURITY,
 }
 API = {
     "/api/v1/teams/": STAFF,
@@ -72,6 +73,7 @@ API = {
     "/api/v1/controls/": STAFF,
     "/api/v1/controls/HR-01/": STAFF,
     "/api/v1/activity/": {"security", "leadership"},
+    "/api/v1/job-runs/": SECURITY,
     "/api/v1/": EVERYONE,
     "/api/v1/schema/": EVERYONE,
     "/api/v1/docs/": EVERYONE,
