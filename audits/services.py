@@ -208,7 +208,7 @@ def audit_request_raise(*, audit: Audit, actor, title: str, description: str, du
     notify(users=members_of(team), kind="audit.request_raised",
            subject=f"Auditor request {audit_request.reference}: {title}, due {due_on:%d %b %Y}",
            template="audit_request_raised", context={"audit_request": audit_request, "team": team},
-           url=evidence_request.get_absolute_url(), email_after_commit=True)
+           url=evidence_request.get_absolute_url())
     return audit_request
 
 
@@ -223,7 +223,7 @@ def audit_request_evidence_approved(*, evidence_request: EvidenceRequest) -> Non
     notify(users=auditors_of(audit_request.audit), kind="audit.request_ready",
            subject=f"Ready for you: {audit_request.reference} {audit_request.title}",
            template="audit_request_ready", context={"audit_request": audit_request},
-           url=audit_request.get_absolute_url(), email_after_commit=True)
+           url=audit_request.get_absolute_url())
 
 
 def _locked_request(audit_request: AuditRequest) -> AuditRequest:
@@ -255,7 +255,7 @@ def audit_request_accept(*, audit_request: AuditRequest, actor, comment: str = "
                                                   f"{audit_request.title}",
            template="audit_request_decided", context={"audit_request": audit_request, "accepted": True,
                                                       "comment": comment},
-           url=audit_request.evidence_request.get_absolute_url(), email_after_commit=True)
+           url=audit_request.evidence_request.get_absolute_url())
     return audit_request
 
 
@@ -279,7 +279,7 @@ def audit_request_return(*, audit_request: AuditRequest, actor, comment: str) ->
            subject=f"Returned by the auditor: {audit_request.reference} {audit_request.title}",
            template="audit_request_decided", context={"audit_request": audit_request, "accepted": False,
                                                       "comment": comment},
-           url=evidence_request.get_absolute_url(), email_after_commit=True)
+           url=evidence_request.get_absolute_url())
     return audit_request
 
 
@@ -298,8 +298,7 @@ def audit_comment_add(*, audit_request: AuditRequest, actor, body: str) -> Audit
               *security_people()]
     notify(users=[p for p in people if p.pk != actor.pk], kind="audit.comment",
            subject=f"Comment on {audit_request.reference} {audit_request.title}", template="audit_comment",
-           context={"audit_request": audit_request, "comment": comment}, url=audit_request.get_absolute_url(),
-           email_after_commit=True)
+           context={"audit_request": audit_request, "comment": comment}, url=audit_request.get_absolute_url())
     return comment
 
 

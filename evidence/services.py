@@ -155,7 +155,7 @@ def _open_request(template: EvidenceTemplate, period: Period, opens_on: dt.date,
             notify(users=members_of(template.owner_team), kind="evidence.request_opened",
                    subject=f"Evidence requested: {request.title} ({period.label}), due {due_on:%d %b %Y}",
                    template="evidence_request_opened", context={"request": request},
-                   url=request.get_absolute_url(), email_after_commit=True)
+                   url=request.get_absolute_url())
             return request
     except IntegrityError:
         return None  # the unique constraint says this period is already open

@@ -105,7 +105,7 @@ def campaign_open(*, actor, name: str, due_on: dt.date, kinds=(), teams=(), envi
            subject=f"Confirm your non-human identities by {due_on:%d %b %Y}: {campaign.name}",
            template="campaign_opened",
            context={"campaign": campaign, "counts": counts, "unowned": unowned, "total": len(in_scope)},
-           url=campaign.get_absolute_url(), email_after_commit=True)
+           url=campaign.get_absolute_url())
     activity_record(actor=actor, verb="campaign.opened", obj=campaign,
                     after={"items": len(in_scope), "teams": dict(counts), "unowned": unowned,
                            "due_on": due_on.isoformat(), "kinds": kinds, "environments": environments,

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 DAILY_TASK_NAME = "soc2hub: daily jobs"
+EMAIL_SWEEP_TASK_NAME = "soc2hub: e-mail sweeper"
 
 
 def ensure_daily_schedule(sender, **kwargs):
@@ -19,12 +20,25 @@ def ensure_daily_schedule(sender, **kwargs):
     PeriodicTask.objects.create(name=DAILY_TASK_NAME, task="soc2hub.tasks.run_daily_jobs", crontab=schedule)
 
 
+def ensure_email_sweep_schedule(sender, **kwargs):
+    """Create the beat entry that queues again, every minute, the e-mails whose task was lost;
+    once, like the daily jobs' entry."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    if PeriodicTask.objects.filter(name=EMAIL_SWEEP_TASK_NAME).exists():
+        return
+    schedule, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name=EMAIL_SWEEP_TASK_NAME, task="soc2hub.tasks.notification_emails_sweep",
+                                interval=schedule)
+
+
 class Soc2hubConfig(AppConfig):
     name = "soc2hub"
     verbose_name = "Organisation"
 
     def ready(self):
         post_migrate.connect(ensure_daily_schedule, sender=self)
+        post_migrate.connect(ensure_email_sweep_schedule, sender=self)
         from soc2hub.admin_rights import security_admin_rights_ensure
 
         # Connected for every app's migrate (no sender): permissions of apps migrated after

@@ -331,6 +331,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="soc2hub <soc2hub@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Mail is sent by tasks after commit; a server that stops answering must still free the worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 
 # --- celery ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

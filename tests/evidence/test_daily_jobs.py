@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.test import TestCase
 
 from evidence import services
 from evidence.models import EvidenceReminder, EvidenceRequest, RequestStatus, TeamDigest
@@ -29,7 +30,8 @@ def run(day: dt.date, *only: str, force: bool = False) -> str:
     args = ["run_daily_jobs", "--as-of", day.isoformat(), *(["--force"] if force else [])]
     for name in only:
         args += ["--only", name]
-    call_command(*args, stdout=out)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the jobs' e-mails leave after commit
+        call_command(*args, stdout=out)
     return out.getvalue()
 
 

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 
 import pytest
 from django.core import mail
+from django.test import TestCase
 from django.utils import timezone
 
 from controls.models import Control
@@ -37,6 +38,13 @@ def days(first: dt.date, last: dt.date):
         first += dt.timedelta(days=1)
 
 
+def run_jobs(as_of: dt.date | None = None) -> dict:
+    """The daily jobs, then the e-mails they queued for after commit (a test's transaction
+    never commits)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return run_daily_jobs(as_of)
+
+
 def new_mail(since: int) -> dict[str, set[str]]:
     """E-mails sent since ``since``, as subject → recipients."""
     grouped = defaultdict(set)
@@ -59,7 +67,7 @@ def run_days(schedule, *, twice=True) -> dict[dt.date, dict[str, set[str]]]:
     for day in schedule:
         before = len(mail.outbox)
         for _ in range(2 if twice else 1):
-            run_daily_jobs(day)
+            run_jobs(day)
         subjects = Counter((m.subject, tuple(m.to)) for m in mail.outbox[before:])
         assert set(subjects.values()) <= {1}, f"{day}: the same e-mail twice"
         if subjects:
@@ -79,12 +87,12 @@ def approved(people, teams, controls):
 
 @pytest.mark.django_db
 def test_expires_on_the_date_and_not_the_day_before(approved, controls):
-    run_daily_jobs(EXPIRES - dt.timedelta(days=1))
+    run_jobs(EXPIRES - dt.timedelta(days=1))
     assert fresh(approved).status == S.APPROVED
     assert Control.objects.get(ref="HR-01").exception_lapsed_on is None
     mail.outbox.clear()
 
-    run_daily_jobs(EXPIRES)
+    run_jobs(EXPIRES)
 
     exception = fresh(approved)
     assert exception.status == S.EXPIRED
@@ -102,15 +110,15 @@ def test_expires_on_the_date_and_not_the_day_before(approved, controls):
 
 @pytest.mark.django_db
 def test_running_again_changes_nothing_more(approved):
-    run_daily_jobs(EXPIRES)
+    run_jobs(EXPIRES)
     before = state(approved)
     logs = list(ActivityLog.objects.values_list("pk", flat=True))
     flags = list(Control.objects.values_list("ref", "exception_lapsed_on"))
     sent = len(mail.outbox)
 
-    run_daily_jobs(EXPIRES)
-    run_daily_jobs(EXPIRES + dt.timedelta(days=1))
-    run_daily_jobs(EXPIRES + dt.timedelta(days=40))
+    run_jobs(EXPIRES)
+    run_jobs(EXPIRES + dt.timedelta(days=1))
+    run_jobs(EXPIRES + dt.timedelta(days=40))
 
     assert state(approved) == before
     assert list(ActivityLog.objects.values_list("pk", flat=True)) == logs
@@ -121,7 +129,7 @@ def test_running_again_changes_nothing_more(approved):
 
 @pytest.mark.django_db
 def test_a_missed_expiry_day_is_caught_up_and_flags_the_day_it_ran(approved):
-    run_daily_jobs(EXPIRES + dt.timedelta(days=3))  # the workers were down over the weekend
+    run_jobs(EXPIRES + dt.timedelta(days=3))  # the workers were down over the weekend
     assert fresh(approved).status == S.EXPIRED
     assert Control.objects.get(ref="HR-01").exception_lapsed_on == EXPIRES + dt.timedelta(days=3)
 
@@ -133,7 +141,7 @@ def test_an_unsigned_exception_expires_without_flagging_controls(people, teams, 
     with clock(START):
         exception = advance(make_exception(people["owner"], teams["hr"], controls=[controls["hr"]],
                                            expires_on=EXPIRES), status, people)
-    run_daily_jobs(EXPIRES)
+    run_jobs(EXPIRES)
     assert fresh(exception).status == S.EXPIRED
     assert Control.objects.get(ref="HR-01").exception_lapsed_on is None
 
@@ -145,14 +153,14 @@ def test_drafts_and_ended_exceptions_are_left_alone(people, teams, controls, sta
         exception = advance(make_exception(people["owner"], teams["hr"], controls=[controls["hr"]],
                                            expires_on=EXPIRES), status, people)
     before = state(exception)
-    run_daily_jobs(EXPIRES + dt.timedelta(days=1))
+    run_jobs(EXPIRES + dt.timedelta(days=1))
     assert state(exception) == before
     assert Control.objects.get(ref="HR-01").exception_lapsed_on is None
 
 
 @pytest.mark.django_db
 def test_a_newly_approved_exception_takes_the_flag_down(approved, people, teams, controls):
-    run_daily_jobs(EXPIRES)
+    run_jobs(EXPIRES)
     assert Control.objects.get(ref="HR-01").exception_lapsed_on == EXPIRES
     renewal = make_exception(people["owner"], teams["hr"], controls=[controls["hr"]], title="Renewal")
     advance(renewal, S.APPROVED, people)
@@ -229,7 +237,7 @@ def test_today_is_the_date_in_the_configured_time_zone(settings, people, teams, 
 
     with clock(instant):
         assert timezone.localdate() == local_day
-        results = run_daily_jobs()  # no as_of: the job decides what today is
+        results = run_jobs()  # no as_of: the job decides what today is
 
     assert fresh(exception).status == status
     assert results["exceptions.expire"]["expired"] == (status == S.EXPIRED)

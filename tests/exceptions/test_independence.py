@@ -12,6 +12,7 @@ import json
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied
+from django.test import TestCase
 from pypdf import PdfReader
 
 from exceptions import services
@@ -29,8 +30,10 @@ AGAINST = "Approved against Security's recommendation to reject"
 
 
 def review(exception, people, recommendation="approve"):
-    services.exception_review(exception=exception, reviewer=people["security"], recommendation=recommendation,
-                              note="Security's view, for the signers.")
+    # The review's e-mails leave after commit, which a test's transaction never reaches.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.exception_review(exception=exception, reviewer=people["security"], recommendation=recommendation,
+                                  note="Security's view, for the signers.")
     return fresh(exception)
 
 

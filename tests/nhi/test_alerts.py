@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
 from nhi import alerts, services
@@ -27,7 +28,8 @@ def run(day: dt.date, times: int = 1) -> dict:
     """The job's figures. Forced: the job's own idempotency is under test here, not the daily
     run's once-a-day claim (tests/soc2hub/test_daily_jobs.py)."""
     for _ in range(times):
-        result = run_daily_jobs(day, only=["nhi.alerts"], force=True)["nhi.alerts"]
+        with TestCase.captureOnCommitCallbacks(execute=True):  # the e-mails leave after commit
+            result = run_daily_jobs(day, only=["nhi.alerts"], force=True)["nhi.alerts"]
         assert result.pop("status") == "done", result
     return result
 

@@ -10,6 +10,7 @@ import io
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import TestCase
 
 from evidence.models import Evidence, RequestStatus
 from nhi import campaigns
@@ -340,9 +341,10 @@ def test_reminders_and_escalation_go_out_once_each_across_repeated_runs(estate, 
                           scopes_confirmed=True)  # HR still has its bot pending
     mail.outbox.clear()
 
-    for day in each_day(days(0), days(10 + 16)):
-        run_daily_jobs(day, only=["nhi.campaign_reminders"])
-        run_daily_jobs(day, only=["nhi.campaign_reminders"])
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the e-mails leave after commit
+        for day in each_day(days(0), days(10 + 16)):
+            run_daily_jobs(day, only=["nhi.campaign_reminders"])
+            run_daily_jobs(day, only=["nhi.campaign_reminders"])
 
     sent = sorted(CampaignReminder.objects.values_list("team__slug", "kind", "key"))
     expected_per_team = [("before_due", 1), ("before_due", 7), ("due_today", 0),

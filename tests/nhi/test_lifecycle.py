@@ -7,6 +7,7 @@ import hashlib
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import TestCase
 
 from nhi import services
 from nhi.models import NhiKind, NhiStatus, NonHumanIdentity, RotationRecord
@@ -133,8 +134,9 @@ def test_transfer_marks_the_credential_for_rotation_and_tells_the_new_team(key, 
     key.transfer_required = True
     key.save()
 
-    services.nhi_transfer(nhi=key, actor=people["security"], team=teams["engineering"],
-                          technical_owner=people["eng"], note="Payroll export moved to the data platform")
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the e-mail leaves after commit
+        services.nhi_transfer(nhi=key, actor=people["security"], team=teams["engineering"],
+                              technical_owner=people["eng"], note="Payroll export moved to the data platform")
 
     key.refresh_from_db()
     assert (key.owner_team, key.technical_owner) == (teams["engineering"], people["eng"])
@@ -190,7 +192,8 @@ def leaver_estate(teams, people):
 def test_offboarding_flags_every_identity_and_tells_each_lead_and_security_once(leaver_estate, people):
     leaver = people["owner"]
 
-    flagged = services.user_offboard(user=leaver, actor=people["security"])
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the e-mails leave after commit
+        flagged = services.user_offboard(user=leaver, actor=people["security"])
 
     assert {n.name for n in flagged} == {"hr-sftp", "hr-bot", "eng-ci"}
     leaver.refresh_from_db()
