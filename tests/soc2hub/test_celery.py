@@ -13,7 +13,7 @@ from soc2hub import jobs, tasks
 from soc2hub.apps import DAILY_TASK_NAME, ensure_daily_schedule
 from tests.factories import ControlFactory, TeamFactory
 
-EVIDENCE_JOBS = ["evidence.open_requests", "evidence.reminders", "evidence.team_digests"]
+EVIDENCE_JOBS = ["evidence.open_requests", "evidence.reminders", "evidence.team_digests", "evidence.verify"]
 
 
 # --- the schedule, no broker needed -------------------------------------------------------------
