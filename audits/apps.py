@@ -8,6 +8,7 @@ class AuditsConfig(AppConfig):
     verbose_name = "Audits"
 
     def ready(self):
+        from audits import reports  # noqa: F401  registers the report job sweep (soc2hub.jobqueue)
         from audits.verification import report_files
         from evidence.verification import register_source
 

@@ -304,6 +304,8 @@ class ReportJob(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was sent to the queue; empty while it waits for the queue (it was down).")
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker building it.")
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -32,6 +32,7 @@ import logging
 import math
 import re
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 
@@ -49,7 +50,7 @@ from audits.models import Audit, ReportJob, ReportKind, ReportStatus
 from controls.models import Control, Criterion
 from evidence.storage import sha256_of_storage_file
 from exceptions.models import ExceptionSignature
-from soc2hub import permissions
+from soc2hub import jobqueue, permissions
 from soc2hub.pdf import render_pdf
 from soc2hub.services import activity_record
 
@@ -57,7 +58,9 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 ITERATOR_CHUNK = 500  # evidence file rows fetched per round trip
-REPORT_STALE_AFTER = dt.timedelta(minutes=10)  # a running job silent this long lost its worker
+# A running job beats at least this often (and at every percent), so the sweeper's stale rule
+# (settings.JOB_STALE_SECONDS, minutes) never takes a live one.
+HEARTBEAT_EVERY = 30  # seconds
 INDEX_PART_ROWS = 250  # evidence index rows laid out per WeasyPrint document (see evidence_index_pdf)
 # Worth deflating; PDFs, images and Office files are compressed already.
 TEXT_TYPES = ("text/", "application/json")
@@ -441,14 +444,14 @@ def _build(job: ReportJob, target, progress: Progress) -> None:
 def _job_progress(job_id: int) -> Progress:
     """Write progress in its own UPDATE whenever the whole percentage moves, so a 10,000-step
     package makes about a hundred writes. Raises ``_Gone`` if the job is no longer running."""
-    last = -1
+    last, beaten = -1, 0.0
 
     def write(done: int, total: int) -> None:
-        nonlocal last
+        nonlocal last, beaten
         percent = 100 * done // total if total else 0
-        if percent == last and done != total:
+        if percent == last and done != total and time.monotonic() - beaten < HEARTBEAT_EVERY:
             return
-        last = percent
+        last, beaten = percent, time.monotonic()
         if not ReportJob.objects.filter(pk=job_id, status=ReportStatus.RUNNING).update(
                 progress_done=done, progress_total=total, heartbeat_at=timezone.now()):
             raise _Gone
@@ -497,7 +500,7 @@ def report_generate(job_id: int) -> None:
     now = timezone.now()
     # A job whose worker died mid-way (its task is delivered again: acks are late) has stopped
     # beating; it is claimed afresh. A live one beats at every percent, so it is never taken twice.
-    stale = Q(status=ReportStatus.RUNNING, heartbeat_at__lt=now - REPORT_STALE_AFTER)
+    stale = Q(status=ReportStatus.RUNNING, heartbeat_at__lt=jobqueue.stale_before())
     with transaction.atomic():
         claimed = ReportJob.objects.filter(Q(status=ReportStatus.QUEUED) | stale, pk=job_id).update(
             status=ReportStatus.RUNNING, started_at=now, heartbeat_at=now, progress_done=0, progress_total=0,
@@ -530,3 +533,45 @@ def report_generate(job_id: int) -> None:
                    "nothing was stored. Try again, or ask Security to check the worker's log.",
               {"error": exc.__class__.__name__})
 
+
+
+# --- jobs the queue lost ----------------------------------------------------------------------
+
+def report_requeue_stale(job_ids=None) -> int:
+    """Put running jobs whose worker stopped beating back in the queue (running → queued, no task
+    yet). A conditional UPDATE: a job that beat meanwhile, or moved on, stays as it is."""
+    rows = ReportJob.objects.filter(Q(heartbeat_at__lt=jobqueue.stale_before()) | Q(heartbeat_at__isnull=True),
+                                    status=ReportStatus.RUNNING)
+    if job_ids is not None:
+        rows = rows.filter(pk__in=job_ids)
+    moved = 0
+    for job in rows.only("pk", "audit_id", "kind", "heartbeat_at"):
+        with transaction.atomic():
+            if not rows.filter(pk=job.pk).update(status=ReportStatus.QUEUED, enqueued_at=None,
+                                                 message="Its worker stopped; queued again."):
+                continue
+            activity_record(actor=None, verb="report.requeued", obj=job,
+                            after={"audit": job.audit_id, "kind": job.kind, "status": ReportStatus.QUEUED,
+                                   "last_heartbeat": job.heartbeat_at.isoformat() if job.heartbeat_at else None})
+        logger.warning("Report job %s lost its worker; queued again", job.pk)
+        moved += 1
+    return moved
+
+
+@jobqueue.job_sweep("audits.reports")
+def reports_sweep() -> dict:
+    """Queue again the reports the broker never took, those whose worker died, and those whose
+    message was sent long ago and never started (lost with the broker's data)."""
+    from audits import tasks
+
+    stale = report_requeue_stale()
+    waiting = ReportJob.objects.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=jobqueue.lost_before()),
+                                       status=ReportStatus.QUEUED)
+    sent = failed = 0
+    for job in waiting.only("pk").order_by("created_at"):
+        if jobqueue.enqueue(job, tasks.report_generate, job.pk):
+            sent += 1
+        else:
+            failed += 1
+            break  # the broker is down: the next sweep tries again
+    return {"stale": stale, "queued": sent, "queue_down": failed}

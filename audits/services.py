@@ -13,7 +13,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from audits.models import (
@@ -33,7 +33,7 @@ from controls.models import Control, Criterion
 from evidence.services import request_return_to_team
 from evidence.models import EvidenceRequest, EvidenceStatus, EvidenceTemplate, RequestStatus
 from nhi.models import NonHumanIdentity
-from soc2hub import permissions
+from soc2hub import jobqueue, permissions
 from soc2hub.models import Role, User
 from soc2hub.notifications import members_of, notify, security_people
 from soc2hub.services import activity_record
@@ -378,22 +378,40 @@ def audit_sample_create(*, audit: Audit, actor, population: str, size: int, temp
 
 # --- report jobs ---------------------------------------------------------------------------
 
-@transaction.atomic
 def report_request(*, audit: Audit, actor, kind: str) -> ReportJob:
-    """Queue a report for the audit; a Celery worker renders it and records its progress."""
+    """Queue a report for the audit; a Celery worker renders it and records its progress. When
+    the task queue is down the job is kept and ``QueueUnavailable`` says it will start later."""
+    from audits import tasks
+
+    with transaction.atomic():
+        job = _report_job_for(audit=audit, actor=actor, kind=kind)
+        if job.status == ReportStatus.QUEUED and (job.enqueued_at is None or job.enqueued_at < jobqueue.lost_before()):
+            # New, waiting for a queue that was down, or its message lost: asking again sends it.
+            jobqueue.enqueue_on_commit(job, tasks.report_generate, job.pk)
+    jobqueue.raise_if_unqueued(job, "report")
+    return job
+
+
+def _report_job_for(*, audit: Audit, actor, kind: str) -> ReportJob:
     permissions.require(actor, permissions.REPORT, audit)
     if kind not in ReportKind.values:
         raise ValidationError({"kind": f"Choose one of: {', '.join(ReportKind.values)}."})
     # The same report already on its way is the answer: a double click or an impatient second
     # request does not read every evidence file again.
-    pending = ReportJob.objects.filter(audit=audit, kind=kind, status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING))
-    if (job := pending.order_by("-created_at").first()) is not None:
+    pending = ReportJob.objects.filter(
+        Q(status=ReportStatus.QUEUED) | Q(status=ReportStatus.RUNNING, heartbeat_at__gte=jobqueue.stale_before()),
+        audit=audit, kind=kind)
+    if (job := pending.select_for_update().order_by("-created_at").first()) is not None:
+        return job
+    # One whose worker died: back in the queue, the same job (never a second one beside it).
+    from audits import reports
+
+    stale = ReportJob.objects.filter(audit=audit, kind=kind, status=ReportStatus.RUNNING).order_by("-created_at")
+    if (job := stale.first()) is not None and reports.report_requeue_stale([job.pk]):
+        job.refresh_from_db()
         return job
     job = ReportJob.objects.create(audit=audit, kind=kind, requested_by=actor)
     activity_record(actor=actor, verb="report.requested", obj=job, after={"audit": audit.pk, "kind": kind})
-    from audits import tasks
-
-    transaction.on_commit(lambda: tasks.report_generate.delay(job.pk))
     return job
 
 

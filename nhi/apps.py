@@ -7,7 +7,7 @@ class NhiConfig(AppConfig):
     verbose_name = "Non-human identities"
 
     def ready(self):
-        from nhi import jobs  # noqa: F401  registers the daily jobs
+        from nhi import imports, jobs  # noqa: F401  register the job sweep and the daily jobs
         from nhi.services import nhi_flag_owner_left
         from soc2hub.services import when_person_leaves
 

@@ -63,7 +63,7 @@ from nhi.models import (
     NonHumanIdentity,
     rotation_due,
 )
-from soc2hub import permissions
+from soc2hub import jobqueue, permissions
 from soc2hub.models import Membership, Team, User
 from soc2hub.pickers import choose_member_message
 from soc2hub.services import activity_record
@@ -145,11 +145,12 @@ def import_create(*, actor, format: str, upload, default_team: Team | None = Non
                             after={"format": format, "name": name, "size": size, "sha256": imp.sha256,
                                    "default_team": default_team.slug if default_team else None,
                                    "default_environment": default_environment})
-            pk = imp.pk
-            transaction.on_commit(lambda: tasks.import_check.delay(pk))
+            jobqueue.enqueue_on_commit(imp, tasks.import_check, imp.pk)
     except BaseException:
         _remove_file(imp.file.name or target)
         raise
+    # The file and the row are kept: the sweeper queues the check once the queue is back.
+    jobqueue.raise_if_unqueued(imp, "import's check")
     return imp
 
 
@@ -447,9 +448,10 @@ def _summary(counts: Counter) -> str:
 def import_check(import_id: int) -> NhiImport | None:
     """The dry run: count what applying the file would do, and why any row cannot be applied.
     Writes only the import's own progress and results, never an identity. Safe to run again:
-    a finished check is left as it is; an interrupted one starts over."""
-    claimed = NhiImport.objects.filter(pk=import_id, status__in=(ImportStatus.QUEUED, ImportStatus.RUNNING)).update(
-        status=ImportStatus.RUNNING, processed_rows=0, total_rows=0, message="")
+    a finished check is left as it is, a live one too; one whose worker stopped starts over."""
+    lost = Q(status=ImportStatus.RUNNING) & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=jobqueue.stale_before()))
+    claimed = NhiImport.objects.filter(Q(status=ImportStatus.QUEUED) | lost, pk=import_id).update(
+        status=ImportStatus.RUNNING, processed_rows=0, total_rows=0, message="", heartbeat_at=timezone.now())
     if not claimed:
         return NhiImport.objects.filter(pk=import_id).first()
     imp = NhiImport.objects.select_related("default_team").get(pk=import_id)
@@ -503,14 +505,18 @@ def import_check(import_id: int) -> NhiImport | None:
             _remove_on_commit(imp.file.name)
     imp = NhiImport.objects.select_related("created_by").filter(pk=import_id).first()
     if imp and imp.apply_when_clean and imp.status == ImportStatus.PREVIEWED and not imp.error_count:
-        return import_apply(imp=imp, actor=imp.created_by)
+        try:
+            return import_apply(imp=imp, actor=imp.created_by)
+        except jobqueue.QueueUnavailable:
+            return imp  # claimed and kept: the sweeper queues the apply once the queue is back
     return imp
 
 
 def _record_progress(import_id: int, done: int) -> bool:
     """Publish how far the check is, in its own statement outside any transaction, so the page
     polling the import sees it move. False when the import is gone or no longer checking."""
-    return bool(NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(processed_rows=done))
+    return bool(NhiImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
+        processed_rows=done, heartbeat_at=timezone.now()))
 
 
 def _fail(import_id: int, from_status: str, message: str) -> NhiImport | None:
@@ -551,15 +557,17 @@ def _refusal(imp: NhiImport) -> str:
 
 def import_apply(*, imp: NhiImport, actor) -> NhiImport:
     """Apply a clean preview: claim it (previewed → applying) so two clicks or two workers apply
-    it once, and queue the write. Security only."""
+    it once, and queue the write. Security only. An apply still waiting for the task queue (it
+    was down) is queued again instead of refused."""
     permissions.require(actor, permissions.IMPORT, imp)
     with transaction.atomic():
         claimed = NhiImport.objects.filter(pk=imp.pk, status=ImportStatus.PREVIEWED, error_count=0).update(
-            status=ImportStatus.APPLYING)
-        if not claimed:
+            status=ImportStatus.APPLYING, applied_by=actor, enqueued_at=None)
+        if not claimed and not NhiImport.objects.filter(pk=imp.pk, status=ImportStatus.APPLYING,
+                                                        enqueued_at__isnull=True).exists():
             raise ValidationError(_refusal(NhiImport.objects.get(pk=imp.pk)))
-        pk, actor_id = imp.pk, actor.pk
-        transaction.on_commit(lambda: tasks.import_apply.delay(pk, actor_id))
+        jobqueue.enqueue_on_commit(imp, tasks.import_apply, imp.pk, actor.pk)
+    jobqueue.raise_if_unqueued(imp, "import")
     imp.refresh_from_db()
     return imp
 
@@ -613,6 +621,7 @@ def import_apply_now(import_id: int, actor_id: int | None = None) -> NhiImport |
                    .filter(pk=import_id).first())
             if imp is None or imp.status != ImportStatus.APPLYING:
                 return imp  # gone, or applied by another worker
+            actor_id = actor_id or imp.applied_by_id
             actor = User.objects.filter(pk=actor_id).first() if actor_id else imp.created_by
             _verify_sha256(imp)
             tally = _walk(imp, lock=True, on_batch=_write)
@@ -676,3 +685,46 @@ def imports_expire(*, as_of: dt.date) -> dict:
                           f"The worker had not finished it after {days} days, so it failed and its file was "
                           "removed; nothing was written. Upload the file again to retry.")
     return {"discarded": discarded, "failed": failed}
+
+
+# --- imports the queue lost ---------------------------------------------------------------------
+
+@jobqueue.job_sweep("nhi.imports")
+def imports_sweep() -> dict:
+    """Queue again the checks and applies the broker never took or lost, and the checks whose
+    worker stopped beating. An apply runs in one transaction holding its row's lock, so an
+    unlocked ``applying`` row sent more than ``JOB_STALE_SECONDS`` ago lost its worker (the
+    rollback undid its writes); a locked one is being applied and is left alone."""
+    silent = NhiImport.objects.filter(Q(heartbeat_at__lt=jobqueue.stale_before()) | Q(heartbeat_at__isnull=True),
+                                      status=ImportStatus.RUNNING)
+    counts = {"stale": 0, "queued": 0, "queue_down": 0}
+    for imp in silent.only("pk", "heartbeat_at"):
+        with transaction.atomic():
+            if silent.filter(pk=imp.pk).update(status=ImportStatus.QUEUED, enqueued_at=None,
+                                               message="Its worker stopped; the check starts again."):
+                activity_record(actor=None, verb="nhi_import.requeued", obj=imp,
+                                after={"status": ImportStatus.QUEUED, "last_heartbeat":
+                                       imp.heartbeat_at.isoformat() if imp.heartbeat_at else None})
+                counts["stale"] += 1
+    waiting = NhiImport.objects.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=jobqueue.lost_before()),
+                                       status=ImportStatus.QUEUED).only("pk").order_by("created_at")
+    applying = (Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=jobqueue.stale_before()))
+    for imp in waiting:
+        if not _sweep_send(counts, imp, tasks.import_check, imp.pk):
+            return counts
+    for pk in NhiImport.objects.filter(applying, status=ImportStatus.APPLYING).values_list("pk", flat=True):
+        with transaction.atomic():
+            imp = (NhiImport.objects.select_for_update(skip_locked=True).filter(applying, pk=pk,
+                                                                               status=ImportStatus.APPLYING)
+                   .only("pk", "applied_by").first())
+        if imp is not None and not _sweep_send(counts, imp, tasks.import_apply, imp.pk, imp.applied_by_id):
+            return counts
+    return counts
+
+
+def _sweep_send(counts: dict, imp: NhiImport, task, *args) -> bool:
+    if jobqueue.enqueue(imp, task, *args):
+        counts["queued"] += 1
+        return True
+    counts["queue_down"] += 1  # the next sweep tries again
+    return False

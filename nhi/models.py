@@ -331,6 +331,11 @@ class NhiImport(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="Who asked to apply it (kept for a re-queued apply).")
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its current task was sent to the queue; empty while it waits for the queue (it was down).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker on it.")
 
     class Meta:
         ordering = ["-created_at"]

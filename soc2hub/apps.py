@@ -32,12 +32,27 @@ def ensure_email_sweep_schedule(sender, **kwargs):
                                 interval=schedule)
 
 
+JOB_SWEEP_TASK_NAME = "soc2hub: job sweeper"
+
+
+def ensure_job_sweep_schedule(sender, **kwargs):
+    """Create the beat entry that re-queues orphaned jobs every minute (soc2hub.jobqueue); once,
+    like the daily jobs' entry, so a change made in the admin stays."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    if PeriodicTask.objects.filter(name=JOB_SWEEP_TASK_NAME).exists():
+        return
+    schedule, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name=JOB_SWEEP_TASK_NAME, task="soc2hub.tasks.sweep_jobs", interval=schedule)
+
+
 class Soc2hubConfig(AppConfig):
     name = "soc2hub"
     verbose_name = "Organisation"
 
     def ready(self):
         post_migrate.connect(ensure_daily_schedule, sender=self)
+        post_migrate.connect(ensure_job_sweep_schedule, sender=self)
         post_migrate.connect(ensure_email_sweep_schedule, sender=self)
         from soc2hub.admin_rights import security_admin_rights_ensure
 

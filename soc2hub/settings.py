@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "soc2hub.auth.MfaRequiredMiddleware",
+    # Work that could not be queued answers 503, saying it will start when the queue is back.
+    "soc2hub.jobqueue.QueueUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audits.middleware.AuditorMiddleware",
@@ -336,9 +338,15 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 
 # --- celery ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The longest job (an evidence package of every file in scope, an NHI import at its row limit)
+# must finish inside the visibility timeout, or Redis hands its unacknowledged message to a
+# second worker (whose claim then finds the job taken). A worker that dies is noticed much
+# sooner by the job sweeper (JOB_STALE_SECONDS), so a long timeout delays nothing.
+JOB_VISIBILITY_TIMEOUT = env.int("JOB_VISIBILITY_TIMEOUT_SECONDS", default=6 * 60 * 60)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_VISIBILITY_TIMEOUT, "socket_connect_timeout": 5}
 else:
     # No server: a filesystem broker the embedded worker polls.
     _broker_dir = VAR_DIR / "celery"
@@ -358,6 +366,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a task whose worker process died goes back to the queue
+# A worker outlives a broker restart: it keeps trying to reconnect, at start-up too.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The worker logs through LOGGING below (JSON lines or console), with each task's id bound.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -366,6 +378,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The daily jobs' schedule is created in django-celery-beat's tables after migrate (see
 # soc2hub.apps) at this hour; from then on it is changed in the admin, not here.
 DAILY_JOBS_HOUR = env.int("DAILY_JOBS_HOUR", default=6)
+# The job sweeper (soc2hub.jobqueue, every minute): a running job whose worker has not beaten for
+# this long is queued again; a queued job never started this long after it was sent is sent again.
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=5 * 60)
+JOB_LOST_SECONDS = env.int("JOB_LOST_SECONDS", default=30 * 60)
+# /readyz: the sweeper's last run (beat, through a worker) must be this recent.
+BEAT_TICK_MAX_AGE_SECONDS = env.int("BEAT_TICK_MAX_AGE_SECONDS", default=3 * 60)
 
 # --- cache -------------------------------------------------------------------------------
 # Shared by every process: used-code markers for TOTP replay, API throttles, allauth's rate

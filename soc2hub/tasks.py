@@ -60,3 +60,11 @@ def email_send(self, payload: dict) -> None:
                                        exc_info=True)
         raise
 
+
+@shared_task(name="soc2hub.tasks.sweep_jobs", ignore_result=True)
+def sweep_jobs() -> dict:
+    """Every minute (beat): queue again the jobs the broker never took, lost or whose worker died,
+    and record the beat's tick for /readyz (soc2hub.jobqueue)."""
+    from soc2hub import jobqueue
+
+    return jobqueue.sweep_jobs()

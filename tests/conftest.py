@@ -129,3 +129,7 @@ def require_pdftools():
 
 
 __all__ = ["PASSWORD"]
+
+
+# A throwaway Redis and real Celery worker processes, for the reliability tests (tests/services.py).
+from tests.services import throwaway_redis, workers  # noqa: E402,F401

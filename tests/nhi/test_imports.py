@@ -257,7 +257,9 @@ def test_the_check_can_run_again_harmlessly(run_import, teams, make_csv, row):
     imp = run_import(make_csv([row(1), row(2)]))
     preview = imp.preview
     assert imports.import_check(imp.pk).preview == preview  # finished: left as it is
-    NhiImport.objects.filter(pk=imp.pk).update(status=ImportStatus.RUNNING, new_count=0)  # a worker died
+    NhiImport.objects.filter(pk=imp.pk).update(status=ImportStatus.RUNNING, new_count=0)  # a live worker on it
+    assert imports.import_check(imp.pk).status == ImportStatus.RUNNING  # a duplicate delivery leaves it be
+    NhiImport.objects.filter(pk=imp.pk).update(heartbeat_at=None)  # its worker died before beating
     again = imports.import_check(imp.pk)
     assert (again.status, again.new_count, again.preview) == (ImportStatus.PREVIEWED, 2, preview)
 
@@ -454,7 +456,7 @@ def test_two_hundred_thousand_rows_stream_in_flat_memory(tmp_path, personas, tea
 
     # Memory, measured on a second run (tracemalloc slows Python several times over): a check
     # interrupted and run again starts over, which is also what a redelivered task does.
-    NhiImport.objects.filter(pk=imp.pk).update(status=ImportStatus.RUNNING)
+    NhiImport.objects.filter(pk=imp.pk).update(status=ImportStatus.RUNNING, heartbeat_at=None, new_count=0)
     tracemalloc.start()
     try:
         imp = imports.import_check(imp.pk)
