@@ -2,7 +2,7 @@ from django.contrib import admin
 from allauth.account import views as account_views
 from django.urls import include, path
 
-from soc2hub import auth_views, views
+from soc2hub import auth_views, health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,7 +15,8 @@ urlpatterns = [
     path("teams/<slug:slug>/", views.team_detail, name="team_detail"),
     path("activity/", views.activity_list, name="activity_list"),
     path("jobs/", views.job_list, name="job_list"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
     path("evidence/", include("evidence.urls")),

@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import connection
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -110,13 +109,6 @@ def job_list(request):
         "page": Paginator(history, JOB_RUNS_PER_PAGE).get_page(request.GET.get("page")),
         "job": job, "status": status, "names": names, "statuses": JobRunStatus.choices,
     })
-
-
-def healthz(request):
-    """Liveness for the load balancer and docker-compose: the app answers and the database too."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
 
 
 @login_required
