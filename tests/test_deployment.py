@@ -125,6 +125,41 @@ def test_worker_and_beat_run_celery_for_soc2hub(services):
     )
 
 
+def test_worker_and_beat_come_back_after_a_crash(services):
+    """A dead worker or beat is restarted; the job sweeper then queues again what it dropped."""
+    for name in ("worker", "beat"):
+        assert services[name].get("restart") in ("unless-stopped", "always", "on-failure"), name
+    # The worker's health is its own answer to a ping, not the web's.
+    check = " ".join(services["worker"]["healthcheck"]["test"])
+    assert "inspect ping" in check and "celery@$$HOSTNAME" in check
+
+
+def test_web_healthcheck_is_liveness_and_readiness_is_served(services):
+    """Compose probes /healthz (a worker or Redis outage must not mark web unhealthy); /readyz
+    exists for the proxy and monitoring (tests/soc2hub/test_health.py)."""
+    check = " ".join(services["web"]["healthcheck"]["test"])
+    assert "/healthz" in check
+    from django.urls import reverse
+
+    assert (reverse("healthz"), reverse("readyz")) == ("/healthz", "/readyz")
+
+
+def test_redis_broker_survives_long_jobs_and_lost_workers(tmp_path):
+    """With Redis: a visibility timeout longer than the longest job, late acks, tasks of a lost
+    worker rejected back to the queue, and a worker that keeps reconnecting."""
+    result = python("-c", (
+        "import django, json; django.setup(); from django.conf import settings as s; print(json.dumps(["
+        "s.CELERY_BROKER_TRANSPORT_OPTIONS, s.CELERY_TASK_ACKS_LATE, s.CELERY_TASK_REJECT_ON_WORKER_LOST, "
+        "s.CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP, s.CELERY_BROKER_CONNECTION_MAX_RETRIES, "
+        "s.JOB_STALE_SECONDS]))"),
+        env={**production_env(), "REDIS_URL": "redis://redis:6379/0"}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    options, acks_late, reject_lost, retry_on_startup, max_retries, stale = json.loads(result.stdout)
+    assert options["visibility_timeout"] >= 6 * 60 * 60
+    assert acks_late and reject_lost and retry_on_startup and max_retries is None
+    assert stale < options["visibility_timeout"]  # the sweeper notices a dead worker long before Redis
+
+
 def test_migrations_run_before_the_app_starts(services):
     runs_migrate = [
         name for name, service in services.items() if "manage.py migrate" in " ".join(command_of(service))
