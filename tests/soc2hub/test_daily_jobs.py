@@ -267,7 +267,7 @@ def test_the_jobs_page_shows_every_job_with_its_last_run_and_highlights_failures
     for name in jobs.registered_jobs():
         assert f"<code>{name}</code>" in body
     assert "Never run" in body  # the real jobs
-    assert f'<tr class="table-danger" data-job="tests.boom">' in body
+    assert '<tr class="table-danger" data-job="tests.boom">' in body
     assert f"<details><summary>SMTPServerDisconnected: {BOOM}</summary>" in body
     assert "ran 1" in body
     last = dict(response.context["jobs"])
