@@ -9,6 +9,7 @@ The worker is only pinged when the broker answers: a ping through a dead broker 
 """
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import dataclasses
 import datetime as dt
 import logging
@@ -78,6 +79,18 @@ def _checks() -> dict[str, tuple[HealthCheck, str]]:
     return checks
 
 
+def _result_of(check: HealthCheck):
+    """django-health-check's checks are coroutines. Under a server there is no event loop in the
+    request's thread; where one is already running (an ASGI thread, a browser test driving the
+    live server from the same thread), the check gets a thread and a loop of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(check.get_result())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, check.get_result()).result()
+
+
 def readiness() -> tuple[bool, dict]:
     """Run every check, one after the other; (all up, details per check)."""
     results = {}
@@ -86,7 +99,7 @@ def readiness() -> tuple[bool, dict]:
             results[name] = {"ok": False, "error": "Not pinged: the broker is down."}
             continue
         started = time.monotonic()
-        result = asyncio.run(check.get_result())
+        result = _result_of(check)
         seconds = round(time.monotonic() - started, 3)
         if result.error is None:
             results[name] = {"ok": True, "seconds": seconds}

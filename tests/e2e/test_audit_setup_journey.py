@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def held_jobs(monkeypatch):
     """Report jobs are queued but not run until the test releases them, as a busy worker would."""
     queued = []
-    monkeypatch.setattr(tasks.report_generate, "delay", queued.append)
+    monkeypatch.setattr(tasks.report_generate, "apply_async", lambda args=(), **options: queued.append(args[0]))
     return queued
 
 
