@@ -88,10 +88,10 @@ for n in range(%(reviewers)d):
     user.groups.add(security)
 today = timezone.localdate()
 EvidenceRequest.objects.bulk_create([
-    EvidenceRequest(owner_team=teams[%(teams)r[n %% len(%(teams)r)]], title=f"Load request {n}",
-                    period_start=today, period_end=today, period_label=f"L{n}", opens_on=today,
+    EvidenceRequest(owner_team=teams[%(teams)r[member %% len(%(teams)r)]], title=f"Load request {k} for load{member}.",
+                    period_start=today, period_end=today, period_label=f"L{member}-{k}", opens_on=today,
                     due_on=today + dt.timedelta(days=30))
-    for n in range(%(requests)d)
+    for member in range(%(members)d) for k in range(%(per_member)d)
 ])
 """
 
@@ -136,8 +136,12 @@ class Client(threading.Thread):
         if not self.sign_in():
             return
         if self.role == "member":
-            listing = self.call("api: open requests", "GET", "/api/v1/evidence-requests/?status=open&page_size=200")
-            self.open_requests = [r["id"] for r in listing.json()["results"]] if listing is not None else []
+            # This person's own requests (the setup gives each member fifty), so that two people
+            # never race to answer the same one.
+            listing = self.call("api: open requests", "GET",
+                                f"/api/v1/evidence-requests/?status=open&q=for+{self.username}.")
+            self.open_requests = ([r["id"] for r in listing.json()["results"] if r["title"].endswith(f" {self.username}.")]
+                                  if listing is not None else [])
             self.random.shuffle(self.open_requests)
             nhis = self.call("api: identities", "GET", "/api/v1/nhis/?status=active")
             self.nhis = [n["id"] for n in nhis.json()["results"]] if nhis is not None else []
@@ -209,6 +213,31 @@ class Client(threading.Thread):
             self.acknowledged["approvals"].append(evidence["id"])
 
 
+def measure_floor(base, clients: int, seconds: int) -> dict:
+    """The trivial floor on this machine: the same number of threads asking ``/healthz`` (no
+    session, no database) as fast as they can — what gunicorn and the client threads cost alone."""
+    import requests
+
+    counts, latencies, lock = [0], [], threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def hammer():
+        http = requests.Session()
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            http.get(base + "/healthz", timeout=30)
+            with lock:
+                counts[0] += 1
+                latencies.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 30)
+    return {"requests_per_second": round(counts[0] / seconds, 1), "p50_ms": round(1000 * percentile(latencies, 50), 1)}
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else 0.0
@@ -258,8 +287,9 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--reviewers", type=int, default=8, help="how many of the clients are Security")
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3)),
+                        help="gunicorn workers (docker-compose runs 3 sync workers)")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
     database = BenchDatabase(args.database_url)
@@ -274,7 +304,7 @@ def main():
     manage(env, "seed_demo")
     members = args.clients - args.reviewers
     manage(env, "shell", "-c", SETUP % {"teams": TEAMS, "members": members, "reviewers": args.reviewers,
-                                        "password": PASSWORD, "requests": members * 60})
+                                        "password": PASSWORD, "per_member": 50})
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -322,6 +352,7 @@ def main():
         for client in clients:
             client.join(args.seconds + 60)
         elapsed = time.monotonic() - began
+        floor = measure_floor(base, len(clients), seconds=min(15, args.seconds))
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -347,6 +378,9 @@ def main():
                     for label, rows in sorted(samples.items())},
         "errors": dict(errors),
         "integrity": integrity(acknowledged, started_at),
+        "floor_healthz": floor,
+        "ratio_to_floor": {"throughput": round((len(all_samples) / elapsed) / floor["requests_per_second"], 3),
+                           "p50": round(percentile(ok, 50) * 1000 / max(floor["p50_ms"], 0.1), 1)},
     }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
