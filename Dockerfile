@@ -17,11 +17,10 @@ RUN groupadd --system --gid 1000 soc2hub \
 
 WORKDIR /app
 
-# Dependencies first, in their own layer, so a code change doesn't reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+# Dependencies first, in their own layer, so a code change doesn't reinstall them: the exact
+# versions and hashes of the runtime lock (`make lock` writes it from pyproject.toml).
+COPY requirements/base.txt /tmp/requirements.txt
+RUN pip install --require-hashes -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY . .

@@ -24,7 +24,7 @@ SOC2HUB_LOCAL ?= true
 
 export VENV HOST PORT SOC2HUB_LOCAL
 
-.PHONY: help run test lint install install-test migrate seed worker dirs clean
+.PHONY: help run test lint install install-test lock migrate seed worker dirs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,18 +40,42 @@ $(PY):
 		echo "Could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv" >&2; \
 		exit 1; }
 
-# Reinstall only when pyproject.toml changes. The test extra is a superset, so its
-# stamp also refreshes the runtime one.
-$(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e .
+# Dependencies come from the lock (requirements/*.txt, exact versions with hashes, made by
+# `make lock`), then soc2hub itself without dependencies. Reinstall when the lock or
+# pyproject.toml changes. The test lock is a superset, so its stamp also refreshes the runtime one.
+LOCK_BASE := requirements/base.txt
+LOCK_TEST := requirements/test.txt
+
+$(VENV)/.installed: $(LOCK_BASE) pyproject.toml | $(PY)
+	$(PIP) install --quiet --require-hashes -r $(LOCK_BASE)
+	$(PIP) install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[test]'
+$(VENV)/.installed-test: $(LOCK_TEST) $(LOCK_BASE) pyproject.toml | $(PY)
+	$(PIP) install --quiet --require-hashes -r $(LOCK_TEST)
+	$(PIP) install --quiet --no-deps -e .
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed ## create .venv and install soc2hub
 install-test: $(VENV)/.installed-test ## create .venv and install soc2hub with its test tools
+
+# --- the lock ----------------------------------------------------------------------
+# requirements/base.txt (runtime) and requirements/test.txt (runtime + the test extra, its
+# runtime versions held to base.txt's), resolved from pyproject.toml by uv for Python 3.11
+# on any platform (markers kept), with hashes. Existing pins are kept; UPGRADE=<package>
+# (several: UPGRADE="django celery") moves only those, UPGRADE=all moves everything.
+UV_VERSION := 0.13.9
+UPGRADE ?=
+LOCK_FLAGS = --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
+	$(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
+
+$(BIN)/uv: | $(PY)
+	$(PIP) install --quiet uv==$(UV_VERSION)
+
+lock: | $(BIN)/uv ## regenerate requirements/*.txt from pyproject.toml (UPGRADE=<package> or UPGRADE=all to move pins)
+	@mkdir -p requirements
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o $(LOCK_BASE)
+	$(BIN)/uv pip compile pyproject.toml --extra test -c $(LOCK_BASE) $(LOCK_FLAGS) -o $(LOCK_TEST)
 
 dirs:
 	@mkdir -p $(VAR_DIR)/celery/queue $(VAR_DIR)/celery/processed $(VAR_DIR)/celery/control $(VAR_DIR)/media
