@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,6 +13,7 @@ from evidence.forms import EvidenceReturnForm, EvidenceSubmitForm, EvidenceTempl
 from evidence.models import CalendarFeed, Evidence, EvidenceFile, EvidenceRequest, EvidenceStatus, EvidenceTemplate
 from evidence.storage import STORAGE_FULL, allowed_extensions
 from soc2hub import permissions
+from soc2hub.downloads import file_attachment
 from soc2hub.filters import apply_filters
 from soc2hub.forms import add_service_errors
 from soc2hub.models import Team
@@ -154,16 +155,6 @@ def file_download(request, pk):
     permissions.require(request.user, permissions.DOWNLOAD, evidence_file)
     services.evidence_file_downloaded(evidence_file=evidence_file, user=request.user)
     return file_attachment(evidence_file)
-
-
-def file_attachment(evidence_file: EvidenceFile) -> FileResponse:
-    """The stored file as an attachment no browser renders or sniffs: uploads are untrusted
-    content. Shared by this page's download and the API's, so both send the same headers."""
-    response = FileResponse(evidence_file.file.open("rb"), as_attachment=True,
-                            filename=evidence_file.original_name, content_type=evidence_file.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @login_required

@@ -39,7 +39,6 @@ from audits.api.serializers import (
     ReturnSerializer,
 )
 from audits.coverage import audit_coverage
-from audits.views.reports import report_attachment
 from audits.models import (
     Audit,
     AuditAuditor,
@@ -54,10 +53,7 @@ from audits.models import (
 )
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
 from soc2hub import permissions
-from soc2hub.api_errors import call_service
-
-
-_run = call_service
+from soc2hub.downloads import report_attachment
 
 
 def _as_id(value) -> int | None:
@@ -159,12 +155,12 @@ class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         return Response(self.get_serializer(self.get_queryset().get(pk=audit.pk)).data, status=status_code)
 
     def perform_create(self, serializer):
-        audit = _run(services.audit_create, actor=self.request.user, **serializer.validated_data)
+        audit = services.audit_create(actor=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=audit.pk)
 
     def perform_update(self, serializer):
-        audit = _run(services.audit_update, audit=serializer.instance, actor=self.request.user,
-                     **serializer.validated_data)
+        audit = services.audit_update(audit=serializer.instance, actor=self.request.user,
+                                      **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=audit.pk)
 
     @extend_schema(request=AuditStatusSerializer, responses=AuditSerializer, summary="Move an audit's status")
@@ -173,7 +169,7 @@ class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         audit = self.get_object()
         body = AuditStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _run(services.audit_set_status, audit=audit, actor=request.user, status=body.validated_data["status"])
+        services.audit_set_status(audit=audit, actor=request.user, status=body.validated_data["status"])
         return self._respond(audit)
 
     @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description=(
@@ -247,7 +243,7 @@ class AuditRequestViewSet(AuditRowObject, mixins.ListModelMixin, mixins.Retrieve
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         del data["audit"]
-        audit_request = _run(services.audit_request_raise, audit=audit, actor=request.user, **data)
+        audit_request = services.audit_request_raise(audit=audit, actor=request.user, **data)
         response = self._respond(audit_request, status.HTTP_201_CREATED)
         response["Location"] = response.data["url"]
         return response
@@ -259,8 +255,8 @@ class AuditRequestViewSet(AuditRowObject, mixins.ListModelMixin, mixins.Retrieve
         audit_request = self.get_object()
         body = AcceptSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _run(services.audit_request_accept, audit_request=audit_request, actor=request.user,
-             comment=body.validated_data["comment"])
+        services.audit_request_accept(audit_request=audit_request, actor=request.user,
+                                      comment=body.validated_data["comment"])
         return self._respond(audit_request)
 
     @extend_schema(request=ReturnSerializer, responses=AuditorRequestDetailSerializer,
@@ -270,8 +266,8 @@ class AuditRequestViewSet(AuditRowObject, mixins.ListModelMixin, mixins.Retrieve
         audit_request = self.get_object()
         body = ReturnSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _run(services.audit_request_return, audit_request=audit_request, actor=request.user,
-             comment=body.validated_data["comment"])
+        services.audit_request_return(audit_request=audit_request, actor=request.user,
+                                      comment=body.validated_data["comment"])
         return self._respond(audit_request)
 
     @extend_schema(request=CommentSerializer, responses={201: AuditCommentSerializer}, summary="Comment")
@@ -280,8 +276,8 @@ class AuditRequestViewSet(AuditRowObject, mixins.ListModelMixin, mixins.Retrieve
         audit_request = self.get_object()
         body = CommentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        comment = _run(services.audit_comment_add, audit_request=audit_request, actor=request.user,
-                       body=body.validated_data["body"])
+        comment = services.audit_comment_add(audit_request=audit_request, actor=request.user,
+                                             body=body.validated_data["body"])
         return Response(AuditCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
@@ -325,7 +321,7 @@ class ReportViewSet(AuditRowObject, mixins.ListModelMixin, mixins.RetrieveModelM
         audit = _audit_in_body(request, permissions.REPORT)
         body = ReportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = _run(services.report_request, audit=audit, actor=request.user, kind=body.validated_data["kind"])
+        job = services.report_request(audit=audit, actor=request.user, kind=body.validated_data["kind"])
         data = self.get_serializer(self.get_queryset().get(pk=job.pk)).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
 

@@ -11,9 +11,9 @@ from audits.filtersets import AuditEvidenceFilterSet
 from audits.views.common import filtered, load_audit, paginate, render_audit
 from controls.models import OWNER_ROLES, Control
 from evidence import services as evidence_services
-from evidence.views import file_attachment
 from exceptions.models import ExceptionSignature
 from soc2hub import permissions
+from soc2hub.downloads import file_attachment
 
 EXCEPTIONS_PER_PAGE = 50
 

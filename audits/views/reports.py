@@ -1,11 +1,9 @@
 """Reports: generated in Celery with progress shown, stored, and downloadable by those allowed."""
 
-import mimetypes
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -14,6 +12,7 @@ from audits.forms import ReportForm
 from audits.models import ReportKind, ReportStatus
 from audits.views.common import load_audit, paginate, render_audit
 from soc2hub import permissions
+from soc2hub.downloads import report_attachment
 
 
 @login_required
@@ -68,14 +67,3 @@ def report_download(request, audit_id, pk):
         raise Http404("This report's file is no longer in storage; generate it again.") from exc
     services.report_downloaded(job=job, user=request.user)
     return report_attachment(job, handle)
-
-
-def report_attachment(job, handle) -> FileResponse:
-    """The stored report as an attachment no browser renders or sniffs (the page's download
-    and the API's send the same headers)."""
-    name = job.download_name
-    response = FileResponse(handle, as_attachment=True, filename=name,
-                            content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response

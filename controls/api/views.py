@@ -1,10 +1,8 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, viewsets
 
 from controls import selectors, services
 from controls.api.serializers import ControlSerializer, CriterionSerializer
 from controls.filtersets import ControlFilterSet, CriterionFilterSet
-from soc2hub.api_errors import as_drf_error
 
 
 class CriterionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
@@ -44,25 +42,19 @@ class ControlViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        try:
-            control = services.control_create(
-                actor=self.request.user, criteria=data.pop("criteria"), crosswalk=data.pop("crosswalk", []), **data
-            )
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        control = services.control_create(
+            actor=self.request.user, criteria=data.pop("criteria"), crosswalk=data.pop("crosswalk", []), **data
+        )
         serializer.instance = self.get_queryset().get(pk=control.pk)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("ref", None)
-        try:
-            control = services.control_update(
-                control=serializer.instance,
-                actor=self.request.user,
-                criteria=data.pop("criteria", None),
-                crosswalk=data.pop("crosswalk", None),
-                **data,
-            )
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        control = services.control_update(
+            control=serializer.instance,
+            actor=self.request.user,
+            criteria=data.pop("criteria", None),
+            crosswalk=data.pop("crosswalk", None),
+            **data,
+        )
         serializer.instance = self.get_queryset().get(pk=control.pk)

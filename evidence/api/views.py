@@ -18,9 +18,9 @@ from evidence.api.serializers import (
 )
 from evidence.filtersets import EvidenceFilterSet, EvidenceRequestFilterSet, EvidenceTemplateFilterSet
 from evidence.models import Evidence, EvidenceFile, EvidenceStatus
-from evidence.views import file_attachment
 from soc2hub import permissions
-from soc2hub.api_errors import UploadTooLarge, call_service
+from soc2hub.api_errors import UploadTooLarge
+from soc2hub.downloads import file_attachment
 
 
 class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -36,12 +36,12 @@ class EvidenceTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return selectors.templates_for_list(user=self.request.user)
 
     def perform_create(self, serializer):
-        template = call_service(services.template_create, actor=self.request.user, **serializer.validated_data)
+        template = services.template_create(actor=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=template.pk)
 
     def perform_update(self, serializer):
-        template = call_service(services.template_update, template=serializer.instance, actor=self.request.user,
-                                **serializer.validated_data)
+        template = services.template_update(template=serializer.instance, actor=self.request.user,
+                                            **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=template.pk)
 
 
@@ -113,8 +113,8 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        evidence = call_service(services.evidence_submit, request=data["request"], actor=request.user,
-                                files=request.FILES.getlist("files"), note=data["note"], link=data["link"])
+        evidence = services.evidence_submit(request=data["request"], actor=request.user,
+                                            files=request.FILES.getlist("files"), note=data["note"], link=data["link"])
         return self._stored(evidence, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: EvidenceSerializer}, operation_id="evidence_approve",
@@ -122,7 +122,7 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         evidence = self.get_object()
-        call_service(services.evidence_approve, evidence=evidence, reviewer=request.user)
+        services.evidence_approve(evidence=evidence, reviewer=request.user)
         return self._stored(evidence)
 
     @extend_schema(request=EvidenceReturnSerializer, responses={200: EvidenceSerializer},
@@ -132,8 +132,8 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         evidence = self.get_object()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        call_service(services.evidence_return, evidence=evidence, reviewer=request.user,
-                     reason=serializer.validated_data["reason"])
+        services.evidence_return(evidence=evidence, reviewer=request.user,
+                                 reason=serializer.validated_data["reason"])
         return self._stored(evidence)
 
 

@@ -11,7 +11,6 @@ from exceptions import selectors, services
 from exceptions.api.serializers import ExceptionSerializer, ReasonSerializer, ReviewSerializer, SignSerializer
 from exceptions.filtersets import ExceptionFilterSet
 from exceptions.models import ExceptionSignature
-from soc2hub.api_errors import call_service
 from soc2hub.auth import client_ip
 
 
@@ -38,22 +37,19 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def _fresh(self, pk):
         return self.get_queryset().get(pk=pk)
 
-    def _run(self, func, **kwargs):
-        return call_service(func, **kwargs)
-
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        exception = self._run(services.exception_create, actor=self.request.user,
-                              controls=data.pop("controls", []), criteria=data.pop("criteria", []),
-                              nhis=data.pop("nhis", []), **data)
+        exception = services.exception_create(actor=self.request.user,
+                                              controls=data.pop("controls", []), criteria=data.pop("criteria", []),
+                                              nhis=data.pop("nhis", []), **data)
         serializer.instance = self._fresh(exception.pk)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("requesting_team", None)
-        exception = self._run(services.exception_update, exception=serializer.instance, actor=self.request.user,
-                              controls=data.pop("controls", None), criteria=data.pop("criteria", None),
-                              nhis=data.pop("nhis", None), **data)
+        exception = services.exception_update(exception=serializer.instance, actor=self.request.user,
+                                              controls=data.pop("controls", None), criteria=data.pop("criteria", None),
+                                              nhis=data.pop("nhis", None), **data)
         serializer.instance = self._fresh(exception.pk)
 
     def _respond(self, exception):
@@ -62,7 +58,7 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     @extend_schema(request=None, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        return self._respond(self._run(services.exception_submit, exception=self.get_object(), actor=request.user))
+        return self._respond(services.exception_submit(exception=self.get_object(), actor=request.user))
 
     @extend_schema(request=ReviewSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
@@ -70,8 +66,8 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         exception = self.get_object()
         body = ReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._respond(self._run(services.exception_review, exception=exception, reviewer=request.user,
-                                       **body.validated_data))
+        return self._respond(services.exception_review(exception=exception, reviewer=request.user,
+                                                       **body.validated_data))
 
     @extend_schema(request=SignSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
@@ -79,8 +75,8 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         exception = self.get_object()
         body = SignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        self._run(services.exception_sign, exception=exception, signer=request.user, request=request,
-                  ip_address=client_ip(request), **body.validated_data)
+        services.exception_sign(exception=exception, signer=request.user, request=request,
+                                ip_address=client_ip(request), **body.validated_data)
         return self._respond(exception)
 
     @extend_schema(request=ReasonSerializer, responses=ExceptionSerializer)
@@ -89,8 +85,8 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         exception = self.get_object()
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._respond(self._run(services.exception_revoke, exception=exception, actor=request.user,
-                                       **body.validated_data))
+        return self._respond(services.exception_revoke(exception=exception, actor=request.user,
+                                                       **body.validated_data))
 
     @extend_schema(request=ReasonSerializer, responses=ExceptionSerializer)
     @action(detail=True, methods=["post"])
@@ -98,5 +94,5 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         exception = self.get_object()
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._respond(self._run(services.exception_close, exception=exception, actor=request.user,
-                                       **body.validated_data))
+        return self._respond(services.exception_close(exception=exception, actor=request.user,
+                                                      **body.validated_data))

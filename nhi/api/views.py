@@ -24,10 +24,7 @@ from nhi.api.serializers import (
 from nhi.filtersets import NhiFilterSet
 from nhi.models import AttestationCampaign, AttestationDecision, NhiImport, NonHumanIdentity
 from soc2hub import permissions
-from soc2hub.api_errors import UploadTooLarge, call_service
-
-
-_run = call_service
+from soc2hub.api_errors import UploadTooLarge
 
 
 class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -53,13 +50,13 @@ class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        nhi = _run(services.nhi_create, actor=self.request.user, controls=data.pop("controls", []), **data)
+        nhi = services.nhi_create(actor=self.request.user, controls=data.pop("controls", []), **data)
         serializer.instance = self.get_queryset().get(pk=nhi.pk)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        nhi = _run(services.nhi_update, nhi=serializer.instance, actor=self.request.user,
-                        controls=data.pop("controls", None), **data)
+        nhi = services.nhi_update(nhi=serializer.instance, actor=self.request.user,
+                                  controls=data.pop("controls", None), **data)
         serializer.instance = self.get_queryset().get(pk=nhi.pk)
 
     def _body(self, serializer_class):
@@ -71,21 +68,21 @@ class NhiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
         nhi = self.get_object()
-        _run(services.nhi_rotate, nhi=nhi, actor=request.user, **self._body(RotateSerializer))
+        services.nhi_rotate(nhi=nhi, actor=request.user, **self._body(RotateSerializer))
         return self._respond(nhi)
 
     @extend_schema(request=RevokeSerializer, responses=NhiSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         nhi = self.get_object()
-        _run(services.nhi_revoke, nhi=nhi, actor=request.user, **self._body(RevokeSerializer))
+        services.nhi_revoke(nhi=nhi, actor=request.user, **self._body(RevokeSerializer))
         return self._respond(nhi)
 
     @extend_schema(request=TransferSerializer, responses=NhiSerializer)
     @action(detail=True, methods=["post"])
     def transfer(self, request, pk=None):
         nhi = self.get_object()
-        _run(services.nhi_transfer, nhi=nhi, actor=request.user, **self._body(TransferSerializer))
+        services.nhi_transfer(nhi=nhi, actor=request.user, **self._body(TransferSerializer))
         return self._respond(nhi)
 
 
@@ -104,7 +101,7 @@ class AttestationCampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
         ).prefetch_related("teams").order_by("-created_at")
 
     def perform_create(self, serializer):
-        campaign = _run(campaigns.campaign_open, actor=self.request.user, **serializer.validated_data)
+        campaign = campaigns.campaign_open(actor=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=campaign.pk)
 
     def _items(self, campaign):
@@ -127,13 +124,13 @@ class AttestationCampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
         item = self._items(campaign).filter(pk=data.pop("item")).first()
         if item is None:
             raise NotFound("No such item in this campaign among the identities you may confirm.")
-        item = _run(campaigns.item_attest, item=item, actor=request.user, **data)
+        item = campaigns.item_attest(item=item, actor=request.user, **data)
         return Response(AttestationItemSerializer(item).data)
 
     @extend_schema(request=None, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        campaign = _run(campaigns.campaign_close, campaign=self.get_object(), actor=request.user)
+        campaign = campaigns.campaign_close(campaign=self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=campaign.pk)).data)
 
 
@@ -167,18 +164,18 @@ class NhiImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         apply_when_clean = not data.pop("dry_run")
-        imp = _run(imports.import_create, actor=request.user, upload=data.pop("file"), **data,
-                   apply_when_clean=apply_when_clean)
+        imp = imports.import_create(actor=request.user, upload=data.pop("file"), **data,
+                                    apply_when_clean=apply_when_clean)
         return Response(self.get_serializer(self.get_queryset().get(pk=imp.pk)).data, status=201)
 
     @extend_schema(request=None, responses=NhiImportSerializer)
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
-        imp = _run(imports.import_apply, imp=self.get_object(), actor=request.user)
+        imp = imports.import_apply(imp=self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=imp.pk)).data)
 
     @extend_schema(request=None, responses=NhiImportSerializer)
     @action(detail=True, methods=["post"])
     def discard(self, request, pk=None):
-        imp = _run(imports.import_discard, imp=self.get_object(), actor=request.user)
+        imp = imports.import_discard(imp=self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=imp.pk)).data)
