@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -509,6 +509,11 @@ def import_check(import_id: int) -> NhiImport | None:
             return import_apply(imp=imp, actor=imp.created_by)
         except jobqueue.QueueUnavailable:
             return imp  # claimed and kept: the sweeper queues the apply once the queue is back
+        except PermissionDenied:
+            # The uploader may no longer import (left Security while the check ran): the preview
+            # stays for someone who may, instead of failing the worker.
+            logger.warning("import %s checked clean but not applied: %s may no longer import", imp.pk,
+                           imp.created_by)
     return imp
 
 

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
@@ -158,3 +160,27 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ScheduleAdmin(PeriodicTaskAdmin):
+    """Security changes when scheduled work runs (the daily jobs' hour), never what runs or
+    with which arguments, nor switches it off: that stays with the setup administrator."""
+
+    SETUP_ONLY = ("name", "task", "args", "kwargs", "headers", "queue", "exchange", "routing_key",
+                  "priority", "expires", "expire_seconds", "one_off", "enabled", "description")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return readonly
+        return [*readonly, *(f for f in self.SETUP_ONLY if f not in readonly)]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            actions = {}  # enable, disable, toggle and run-now are setup actions
+        return actions
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, ScheduleAdmin)

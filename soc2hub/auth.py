@@ -43,10 +43,13 @@ FINANCE_GROUP = "Finance"  # in MFA_REQUIRED_GROUPS: members of a finance team
 
 def mfa_required(user) -> bool:
     """Must this person have a second factor? Members of the groups in ``MFA_REQUIRED_GROUPS``
-    do; "Finance" there means members of a finance team (Finance signs access exceptions)."""
+    do, and superusers whenever anyone does; "Finance" there means members of a finance team
+    (Finance signs access exceptions)."""
     required = {name for name in settings.MFA_REQUIRED_GROUPS if name}  # MFA_REQUIRED_GROUPS= means nobody
     if not required or not (user and user.is_authenticated):
         return False
+    if user.is_superuser:
+        return True  # the setup administrator holds every right, Security's included
     if required & user.group_names():
         return True
     return FINANCE_GROUP in required and user.memberships.filter(team__function=TeamFunction.FINANCE).exists()
@@ -159,6 +162,15 @@ class MfaAdapter(DefaultMFAAdapter):
 
 # --- lockout -----------------------------------------------------------------------------
 
+def lockout_username(request, credentials) -> str | None:
+    """The username axes counts failures against: case-folded, because allauth finds the
+    account whatever the case (``Alice`` and ``alice`` are one person's attempts)."""
+    username = (credentials or {}).get("username")
+    if username is None and request is not None:
+        username = request.POST.get("login") or request.POST.get("username")
+    return username.casefold() if username else username
+
+
 class LockoutHandler(AxesDatabaseHandler):
     """Axes' database handler plus a ceiling per address: ``AXES_IP_FAILURE_LIMIT`` failures
     from one address within the cool-off, whatever the usernames, lock that address out."""
@@ -172,7 +184,7 @@ class LockoutHandler(AxesDatabaseHandler):
             # Axes flags a lockout by the username's own count; the address's ceiling too.
             request.axes_locked_out = True
             request.axes_credentials = credentials
-            user_locked_out.send("axes", request=request, username=credentials.get("username"),
+            user_locked_out.send("axes", request=request, username=lockout_username(request, credentials),
                                  ip_address=client_ip(request))
 
     @staticmethod
@@ -191,6 +203,7 @@ def address_failures(ip_address: str) -> int:
 
 def locked_until(*, username: str | None, ip_address: str | None) -> dt.datetime | None:
     """When the lockout for this username + address (or the whole address) ends."""
+    username = username.casefold() if username else username
     attempts = _recent_attempts().filter(ip_address=ip_address)
     per_user = attempts.filter(username=username).aggregate(n=Sum("failures_since_start"), last=Max("attempt_time"))
     if per_user["n"] and per_user["n"] >= settings.AXES_FAILURE_LIMIT:
@@ -242,7 +255,7 @@ def lockout_lift(*, actor, username: str, ip_address: str) -> int:
     permissions.require(actor, permissions.MANAGE, AccessAttempt)
     lifted, _ = AccessAttempt.objects.filter(username=username, ip_address=ip_address).delete()
     if lifted:
-        person = User.objects.filter(username=username).first()
+        person = User.objects.filter(username__iexact=username).first()
         activity_record(actor=actor, verb="account.unlocked", obj=person,
                         after={"username": username, "ip_address": ip_address},
                         message=f"{actor} lifted the sign-in lockout of {username} from {ip_address}.")

@@ -190,7 +190,7 @@ def _access(result) -> None:
                         message=f"{person} is no longer a superuser: Security administers the programme, "
                                 f"{DEMO_ADMIN} the accounts.")
     demoted.update(is_superuser=False, is_staff=False)
-    for person in result.users:
+    for person in [*result.users, User.objects.get(username=DEMO_ADMIN)]:
         if mfa_required(person):
             _recovery_codes(person)
             result.created.append(f"authenticator app for {person.username}")

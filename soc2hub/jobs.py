@@ -192,10 +192,12 @@ def _heartbeat(run: JobRun) -> Iterator[None]:
     def beat():
         try:
             while not stop.wait(HEARTBEAT_EVERY.total_seconds()):
-                JobRun.objects.filter(pk=run.pk, attempts=run.attempts, status=JobRunStatus.RUNNING).update(
-                    heartbeat_at=timezone.now())
-        except Exception:  # noqa: BLE001 - a missed heartbeat must not stop the job
-            logger.warning("could not write the heartbeat of %s", run, exc_info=True)
+                try:
+                    JobRun.objects.filter(pk=run.pk, attempts=run.attempts, status=JobRunStatus.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except Exception:  # noqa: BLE001 - one missed heartbeat (a lock, a dropped connection) is retried next time
+                    logger.warning("could not write the heartbeat of %s", run, exc_info=True)
+                    connection.close()
         finally:
             connection.close()
 

@@ -211,6 +211,7 @@ AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
 AXES_IP_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT_PER_IP", default=50)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "soc2hub.auth.LockoutHandler"
+AXES_USERNAME_CALLABLE = "soc2hub.auth.lockout_username"  # case-folded: Alice and alice are one person
 AXES_LOCKOUT_CALLABLE = "soc2hub.auth.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False

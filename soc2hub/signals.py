@@ -28,7 +28,7 @@ def _record_lockout(sender, request, username, ip_address, **kwargs):
                                          created_at__gte=timezone.now() - get_cool_off())
     if already.exists():
         return  # one entry per lockout, however many attempts keep arriving during it
-    person = User.objects.filter(username=username).first() if username else None
+    person = User.objects.filter(username__iexact=username).first() if username else None
     with transaction.atomic():
         activity_record(
             actor=None, verb="account.locked_out", obj=person,

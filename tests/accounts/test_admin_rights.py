@@ -99,3 +99,26 @@ def test_deactivating_a_leaver_in_the_admin_is_logged(security, personas, client
     owner.refresh_from_db()
     assert not owner.is_active
     assert ActivityLog.objects.filter(verb="admin.changed", object_id=str(owner.pk)).exists()
+
+
+def test_security_changes_when_scheduled_work_runs_but_not_what_runs(security, client_for, root):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="soc2hub: daily jobs")
+    page = client_for(security).get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/").content.decode()
+    for field in ("task", "args", "kwargs", "enabled"):
+        assert f'name="{field}"' not in page, field
+    assert 'name="crontab"' in page
+    # A crafted post naming another task (or args) changes neither.
+    client_for(security).post(f"/admin/django_celery_beat/periodictask/{task.pk}/change/", {
+        "regtask": "soc2hub.tasks.ping", "task": "soc2hub.tasks.ping", "args": '["x"]', "crontab": task.crontab_id,
+        "name": "renamed", "enabled": ""})
+    task.refresh_from_db()
+    assert (task.task, task.args, task.name, task.enabled) == (
+        "soc2hub.tasks.run_daily_jobs", "[]", "soc2hub: daily jobs", True)
+    client_for(security).post("/admin/django_celery_beat/periodictask/", {
+        "action": "disable_tasks", "_selected_action": [task.pk]})
+    task.refresh_from_db()
+    assert task.enabled and task.task == "soc2hub.tasks.run_daily_jobs"
+    assert 'name="task"' in client_for(root).get(
+        f"/admin/django_celery_beat/periodictask/{task.pk}/change/").content.decode()

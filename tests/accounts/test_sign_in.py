@@ -268,3 +268,19 @@ def test_a_code_used_through_one_server_process_is_refused_by_another(require_re
     caches["default"].close()
     del caches["default"]  # the next use opens a new connection, as another process would
     assert not second_factor_verify(user=enrolled, code=code)
+
+
+def test_the_letter_case_of_a_username_does_not_reset_the_count(person, settings):
+    """allauth finds "Pat" and "PAT" as pat: their failures count together."""
+    for spelling in ["pat", "Pat", "PAT", "pAt"]:
+        assert sign_in(Client(), spelling, "guess").status_code == 200
+    assert sign_in(Client(), "paT", "guess").status_code == 429
+    assert sign_in(Client(), "pat").status_code == 429
+    assert set(AccessAttempt.objects.values_list("username", flat=True)) == {"pat"}
+
+
+def test_a_superuser_must_enrol_too(mfa_on, db):
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    client = signed_in_through_the_form(root)
+    assert client.get("/")["Location"] == "/accounts/2fa/totp/activate/"
+    assert client.get("/admin/")["Location"] == "/accounts/2fa/totp/activate/"

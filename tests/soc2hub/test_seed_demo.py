@@ -189,7 +189,7 @@ def test_demo_access_admin_superuser_security_not_and_second_factors(db, setting
     assert admin.is_superuser and admin.check_password(settings.DEMO_PASSWORD)
     assert not User.objects.filter(is_superuser=True).exclude(username="admin").exists()
     enrolled = set(Authenticator.objects.filter(type="totp").values_list("user__username", flat=True))
-    assert enrolled == {"security", "leadership", "auditor", "finance", "fin2"}
+    assert enrolled == {"security", "leadership", "auditor", "finance", "fin2", "admin"}
     out = capsys.readouterr().out
     assert settings.DEMO_TOTP_SECRET in out and "recovery codes" in out
 

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from soc2hub.auth import unused_recovery_codes
 from soc2hub.demo import DEMO_ADMIN, seed_demo
+from soc2hub.models import User
 
 
 class Command(BaseCommand):
@@ -24,7 +25,8 @@ class Command(BaseCommand):
             teams = ", ".join(t.name for t in user.teams.all()) or "—"
             self.stdout.write(f"  {user.username:<12} {roles:<12} teams: {teams}")
         self.stdout.write(f"  {DEMO_ADMIN:<12} superuser    (setup: accounts, groups, passwords)")
-        with_codes = [(user, codes) for user in result.users if (codes := unused_recovery_codes(user))]
+        people = [*result.users, *User.objects.filter(username=DEMO_ADMIN)]
+        with_codes = [(user, codes) for user in people if (codes := unused_recovery_codes(user))]
         if with_codes:
             self.stdout.write("")
             self.stdout.write("Two-factor authentication is on for these people. After the password, enter the code "
