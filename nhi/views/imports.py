@@ -57,25 +57,26 @@ def import_progress(request, pk):
     return render(request, "nhi/partials/import_progress.html", {"imp": _get_import(request, pk)})
 
 
-@login_required
-@require_POST
-def import_apply(request, pk):
+def _import_move(request, pk, *, service, done: str):
+    """Apply or discard: call the service, say what happened, back to the import's page."""
     imp = _get_import(request, pk)
     try:
-        imports.import_apply(imp=imp, actor=request.user)
-        messages.success(request, "Applying the import. This page updates as it goes.")
+        service(imp=imp, actor=request.user)
+        messages.success(request, done)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(imp)
+
+
+@login_required
+@require_POST
+def import_apply(request, pk):
+    return _import_move(request, pk, service=imports.import_apply,
+                        done="Applying the import. This page updates as it goes.")
 
 
 @login_required
 @require_POST
 def import_discard(request, pk):
-    imp = _get_import(request, pk)
-    try:
-        imports.import_discard(imp=imp, actor=request.user)
-        messages.success(request, "Import discarded; its file was removed. Nothing was written.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    return redirect(imp)
+    return _import_move(request, pk, service=imports.import_discard,
+                        done="Import discarded; its file was removed. Nothing was written.")
